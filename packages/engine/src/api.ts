@@ -44,9 +44,15 @@ export interface SnapshotInfo {
   group?: string;
 }
 
-/** Stamped when a write is admitted (iSCSI: when its SCSI command PDU is received). */
+/**
+ * Stamped when a write is admitted (iSCSI: when its SCSI command PDU is received, before its data).
+ * It reserves the write's place, in admission order, in the queue of every chunk it touches.
+ * Every ticket must end in exactly one write/writeZeroes/unmap/compareAndWrite or in cancel().
+ */
 export interface WriteTicket {
   readonly seq: number;
+  readonly offset: number;
+  readonly length: number;
 }
 
 export interface LbaStatusRange {
@@ -152,15 +158,20 @@ export interface SnapshotReader {
 
 export interface VolumeHandle {
   readonly info: VolumeInfo;
-  /** Cheap and synchronous: call it when the write is admitted, before its data arrives. */
-  admit(): WriteTicket;
-  write(ticket: WriteTicket, offset: number, data: Uint8Array, opts?: { fua?: boolean }): Promise<void>;
-  writeZeroes(ticket: WriteTicket, offset: number, length: number, opts?: { unmap?: boolean }): Promise<void>;
-  unmap(ticket: WriteTicket, offset: number, length: number): Promise<void>;
+  /**
+   * Cheap and synchronous: call it when a write of [offset, offset+length) is admitted, before its
+   * data arrives. Throws EngineError "out-of-range" for a range past the end.
+   */
+  admit(offset: number, length: number): WriteTicket;
+  /** Give up an admitted write that will never execute (aborted task, dropped connection). */
+  cancel(ticket: WriteTicket): void;
+  /** Writes `data` (ticket.length bytes) at ticket.offset. */
+  write(ticket: WriteTicket, data: Uint8Array, opts?: { fua?: boolean }): Promise<void>;
+  writeZeroes(ticket: WriteTicket, opts?: { unmap?: boolean }): Promise<void>;
+  unmap(ticket: WriteTicket): Promise<void>;
   /** Atomic against every other write to the same bytes (COMPARE AND WRITE). */
   compareAndWrite(
     ticket: WriteTicket,
-    offset: number,
     expected: Uint8Array,
     data: Uint8Array,
   ): Promise<{ ok: true } | { ok: false; mismatchOffset: number }>;
