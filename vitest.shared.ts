@@ -15,6 +15,9 @@ export function packageConfig(overrides: ViteUserConfig["test"] = {}): ViteUserC
     test: {
       include: ["test/**/*.test.ts"],
       testTimeout: 30_000,
+      // The JSON report is a turbo output, so tools/dev test can total the counts even on a cache hit.
+      reporters: ["default", "json"],
+      outputFile: { json: "test-results/vitest.json" },
       ...overrides,
     },
   });
