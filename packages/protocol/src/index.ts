@@ -1,1 +1,13 @@
-export {};
+export * from "./base64.js";
+export * from "./blockmap.js";
+export * from "./client.js";
+export * from "./dispatcher.js";
+export * from "./errors.js";
+export * from "./events.js";
+export * from "./jsonrpc.js";
+export * from "./methods.js";
+export * from "./model.js";
+export * from "./transport-http.js";
+export * from "./transport-ws.js";
+export * from "./version.js";
+export * from "./webview.js";
