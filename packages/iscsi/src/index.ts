@@ -1,1 +1,14 @@
-export {};
+export * from "./buffer-io.js";
+export * from "./chap.js";
+export * from "./digest.js";
+export * from "./errors.js";
+export * from "./login.js";
+export * from "./negotiation.js";
+export * from "./opcodes.js";
+export * from "./parser.js";
+export * from "./pdu.js";
+export * from "./requests.js";
+export * from "./scsi/contract.js";
+export * from "./send-targets.js";
+export * from "./serializer.js";
+export * from "./text.js";

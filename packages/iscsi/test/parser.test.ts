@@ -1,0 +1,150 @@
+import { crc32c } from "@livesnap/crc32c";
+import { describe, expect, it } from "vitest";
+import { IscsiProtocolError } from "../src/errors.js";
+import { type ParsedPdu, PduParser } from "../src/parser.js";
+import { decodeScsiCommand, parseAhs } from "../src/requests.js";
+import { bhs, frame } from "./pdu-builders.js";
+
+const limits = { headerDigest: false, dataDigest: false, maxRecvDataSegmentLength: 8192 };
+
+function parseAll(parser: PduParser, chunks: Buffer[]): ParsedPdu[] {
+  const out: ParsedPdu[] = [];
+  for (const c of chunks) parser.feed(c, (p) => out.push(p));
+  return out;
+}
+
+function expectProtocolError(fn: () => void, code: string): void {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(IscsiProtocolError);
+    expect((e as IscsiProtocolError).code).toBe(code);
+    return;
+  }
+  throw new Error("expected a protocol error");
+}
+
+describe("PduParser", () => {
+  it("frames a PDU with a padded data segment, split at every byte boundary", () => {
+    const data = Buffer.from("hello"); // 5 bytes + 3 padding
+    const wire = Buffer.concat([frame(bhs(0x00, 0x80, { 16: 7 }), data), frame(bhs(0x00, 0x80, { 16: 8 }))]);
+    for (let cut = 0; cut <= wire.length; cut++) {
+      const pdus = parseAll(new PduParser(limits), [wire.subarray(0, cut), wire.subarray(cut)]);
+      expect(pdus).toHaveLength(2);
+      expect(pdus[0]?.data.toString()).toBe("hello");
+      expect(pdus[0]?.bhs.readUInt32BE(16)).toBe(7);
+      expect(pdus[1]?.data.length).toBe(0);
+      expect(pdus[1]?.bhs.readUInt32BE(16)).toBe(8);
+    }
+  });
+
+  it("feeds byte by byte", () => {
+    const wire = frame(bhs(0x04, 0x80), Buffer.from("SendTargets=All\0"));
+    const parser = new PduParser(limits);
+    const out: ParsedPdu[] = [];
+    for (const byte of wire) parser.feed(Buffer.of(byte), (p) => out.push(p));
+    expect(out).toHaveLength(1);
+    expect(out[0]?.data.toString()).toBe("SendTargets=All\0");
+    expect(parser.bufferedBytes).toBe(0);
+  });
+
+  it("rejects a data segment longer than MaxRecvDataSegmentLength before buffering it", () => {
+    const header = bhs(0x01, 0x80);
+    header[5] = 0xff;
+    header[6] = 0xff;
+    header[7] = 0xff; // 16 MiB - 1 claimed
+    const parser = new PduParser(limits);
+    expectProtocolError(() => parser.feed(header, () => {}), "bad-length");
+  });
+
+  it("accepts exactly MaxRecvDataSegmentLength and rejects one more", () => {
+    const ok = frame(bhs(0x05, 0x80), Buffer.alloc(8192));
+    expect(parseAll(new PduParser(limits), [ok])).toHaveLength(1);
+    const tooLong = frame(bhs(0x05, 0x80), Buffer.alloc(8193));
+    expectProtocolError(() => parseAll(new PduParser(limits), [tooLong]), "bad-length");
+  });
+
+  it("waits for a truncated header, AHS, data or padding without emitting", () => {
+    const wire = frame(bhs(0x01, 0x80), Buffer.alloc(10), Buffer.alloc(8));
+    for (const cut of [0, 1, 47, 48, 55, 56, 65, wire.length - 1]) {
+      const parser = new PduParser(limits);
+      expect(parseAll(parser, [wire.subarray(0, cut)])).toHaveLength(0);
+      expect(parser.bufferedBytes).toBe(cut);
+    }
+  });
+
+  it("checks the header digest before believing the length", () => {
+    const header = bhs(0x00, 0x80, { 16: 1 });
+    const digest = Buffer.alloc(4);
+    digest.writeUInt32LE(crc32c(header));
+    const dl = { ...limits, headerDigest: true };
+    expect(parseAll(new PduParser(dl), [Buffer.concat([header, digest])])).toHaveLength(1);
+    const corrupted = Buffer.from(header);
+    corrupted[7] = 4; // length changed after the digest was computed
+    expectProtocolError(
+      () => parseAll(new PduParser(dl), [Buffer.concat([corrupted, digest])]),
+      "header-digest",
+    );
+  });
+
+  it("flags a bad data digest but keeps framing", () => {
+    const data = Buffer.from("abcdef");
+    const padded = Buffer.concat([data, Buffer.alloc(2)]);
+    const header = bhs(0x05, 0x80);
+    header[7] = data.length;
+    const good = Buffer.alloc(4);
+    good.writeUInt32LE(crc32c(padded));
+    const dd = { ...limits, dataDigest: true };
+    const wire = Buffer.concat([header, padded, good, header, padded, Buffer.from([1, 2, 3, 4])]);
+    const pdus = parseAll(new PduParser(dd), [wire]);
+    expect(pdus.map((p) => p.dataDigestError)).toEqual([false, true]);
+  });
+
+  it("switches limits between PDUs in the same chunk", () => {
+    const first = frame(bhs(0x00, 0x80));
+    const second = bhs(0x00, 0x80);
+    const digest = Buffer.alloc(4);
+    digest.writeUInt32LE(crc32c(second));
+    const parser = new PduParser(limits);
+    const seen: number[] = [];
+    parser.feed(Buffer.concat([first, second, digest]), (p) => {
+      seen.push(p.bhs[0] as number);
+      parser.setLimits({ headerDigest: true });
+    });
+    expect(seen).toHaveLength(2);
+    expect(parser.bufferedBytes).toBe(0);
+  });
+});
+
+describe("AHS", () => {
+  it("decodes an extended CDB of 32 bytes", () => {
+    const cdb = Buffer.alloc(32, 0);
+    cdb[0] = 0x7f;
+    cdb[31] = 0xaa;
+    const ahs = Buffer.alloc(20);
+    ahs.writeUInt16BE(32 - 15, 0); // AHSLength = CDB length - 15
+    ahs[2] = 1;
+    cdb.copy(ahs, 4, 16);
+    const header = bhs(0x01, 0x80, { 20: 0, 24: 1 });
+    cdb.copy(header, 32, 0, 16);
+    const pdu = parseAll(new PduParser(limits), [frame(header, Buffer.alloc(0), ahs)])[0] as ParsedPdu;
+    const cmd = decodeScsiCommand(pdu);
+    expect(cmd.cdb.length).toBe(32);
+    expect(cmd.cdb[31]).toBe(0xaa);
+  });
+
+  it("rejects an AHS whose length overruns the AHS area", () => {
+    const ahs = Buffer.alloc(8);
+    ahs.writeUInt16BE(200, 0);
+    ahs[2] = 1;
+    expectProtocolError(() => parseAhs(ahs), "bad-length");
+  });
+
+  it("rejects a zero-length AHS and a truncated AHS header", () => {
+    expectProtocolError(() => parseAhs(Buffer.alloc(4)), "bad-length");
+    const twoHs = Buffer.alloc(4);
+    twoHs.writeUInt16BE(1, 0);
+    twoHs[2] = 2;
+    expect(() => parseAhs(twoHs)).not.toThrow();
+  });
+});
