@@ -1,7 +1,9 @@
 // The management API server: JSON-RPC 2.0 over WebSocket (with pushed events) and HTTP POST, Prometheus
 // /metrics, and a streaming read of snapshot data. Every request carries the bearer token.
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import type { PoolHandle } from "@livesnap/engine";
 import {
@@ -19,6 +21,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import type { TargetControl } from "../target-control.js";
 import { toRpcError } from "./engine-errors.js";
 import { EventHub } from "./event-hub.js";
+import { API_URL_FILE } from "./files.js";
 import { type CallContext, createHandlers } from "./handlers.js";
 import { createMetrics } from "./metrics.js";
 import { SNAPSHOT_DATA_ROUTE, serveSnapshotData } from "./snapshot-data.js";
@@ -47,6 +50,7 @@ export interface ManagementServer {
 }
 
 export const DEFAULT_API_PORT = 7260;
+
 const MAX_BODY_BYTES = 1024 * 1024;
 /** A WebSocket must authenticate (header or first `auth` call) within this time. */
 const AUTH_TIMEOUT_MS = 10_000;
@@ -198,6 +202,9 @@ export async function startManagementServer(options: ManagementServerOptions): P
     );
   }
   logger.info({ url }, "management API listening");
+  // Lets `livesnap --data-dir D` find a daemon started on an ephemeral port.
+  const urlFile = join(options.dataDir, API_URL_FILE);
+  await writeFile(urlFile, `${url}\n`, { mode: 0o644 });
 
   return {
     url,
@@ -210,6 +217,9 @@ export async function startManagementServer(options: ManagementServerOptions): P
       wss.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Only if it still names this server (a newer daemon may have replaced it).
+      const current = await readFile(urlFile, "utf8").catch(() => "");
+      if (current.trim() === url) await rm(urlFile, { force: true });
     },
   };
 }

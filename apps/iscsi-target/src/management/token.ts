@@ -4,8 +4,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-
-export const TOKEN_FILE = "api-token";
+import { TOKEN_FILE } from "./files.js";
 
 export async function loadOrCreateToken(dataDir: string, logger: Logger): Promise<string> {
   const path = join(dataDir, TOKEN_FILE);
