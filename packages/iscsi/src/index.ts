@@ -8,7 +8,7 @@ export * from "./opcodes.js";
 export * from "./parser.js";
 export * from "./pdu.js";
 export * from "./requests.js";
-export * from "./scsi/contract.js";
+export * from "./scsi/index.js";
 export * from "./send-targets.js";
 export * from "./serializer.js";
 export * from "./text.js";

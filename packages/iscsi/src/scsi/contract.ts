@@ -60,6 +60,11 @@ export type Admission =
       kind: "ready";
       /** Bytes of Data-Out to collect before execute (0 = none). Never more than EDTL. */
       dataOutLength: number;
+      /**
+       * Data-Out bytes the CDB itself describes. When larger than dataOutLength (EDTL too small), the
+       * transport reports a residual overflow of the difference. Absent = dataOutLength.
+       */
+      cdbDataOutLength?: number;
       /** Opaque state for execute. */
       readonly handle: unknown;
     }
@@ -82,7 +87,15 @@ export interface ScsiTargetPort {
   /** LUN numbers currently exposed, ascending. */
   luns(): number[];
   admit(cmd: ScsiCommand): Admission;
-  execute(admission: Extract<Admission, { kind: "ready" }>, dataOut: Uint8Array | undefined): Promise<ScsiResponse>;
+  execute(
+    admission: Extract<Admission, { kind: "ready" }>,
+    dataOut: Uint8Array | undefined,
+  ): Promise<ScsiResponse>;
+  /**
+   * The transport will never execute this admission (task aborted, connection dropped before its
+   * Data-Out arrived): releases what admission took (write tickets). Idempotent; no-op after execute.
+   */
+  abandon(admission: Extract<Admission, { kind: "ready" }>): void;
   /** Task management side effects (unit attentions, reservation release…); aborting in-flight tasks is the transport's job. */
   taskManagement(fn: TaskManagementFunction, lun: number, nexus: ItNexus): void;
   /** A new I_T nexus logged in (power-on/reset unit attention is pending for it). */
