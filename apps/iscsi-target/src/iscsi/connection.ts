@@ -1,0 +1,321 @@
+// One TCP connection: frames PDUs, runs the login phase, then hands Full Feature Phase PDUs to
+// its session. Owns StatSN, digests on the wire, write backpressure and the NOP-In keepalive.
+import type { Socket } from "node:net";
+import {
+  decodeLoginRequest,
+  encodeLoginResponse,
+  encodeNopIn,
+  InitiatorOpcode,
+  IscsiProtocolError,
+  LOGIN_MAX_DATA_SEGMENT,
+  type LoginConfig,
+  LoginNegotiation,
+  type LoginRequest,
+  LoginStatus,
+  type LoginTarget,
+  opcodeOf,
+  type ParsedPdu,
+  type Pdu,
+  PduParser,
+  RESERVED_TAG,
+  type SessionParameters,
+  serializePdu,
+  snAdd,
+} from "@livesnap/iscsi";
+import type { Logger } from "pino";
+import type { Session, SessionLink } from "./session.js";
+
+export interface KeepaliveOptions {
+  /** Idle time before the target sends a NOP-In ping (ms). 0 disables. */
+  intervalMs: number;
+  /** Time without any traffic from the initiator after a ping before the connection is dropped. */
+  timeoutMs: number;
+}
+
+/** What the connection asks of the server when a login completes. */
+export interface LoginAuthority {
+  readonly loginConfig: LoginConfig;
+  /**
+   * Create (or reinstate) the session for a completed login. Returns the session, or a login
+   * status to fail with.
+   */
+  establish(
+    conn: Connection,
+    req: LoginRequest,
+    params: SessionParameters,
+    target: LoginTarget | undefined,
+  ): Session | { status: number; reason: string };
+}
+
+/** Bytes queued in the socket above which we stop reading (a slow initiator slows itself). */
+const WRITE_HIGH_WATER = 8 * 1024 * 1024;
+const LOGIN_TIMEOUT_MS = 30_000;
+
+export class Connection implements SessionLink {
+  private readonly parser = new PduParser({
+    headerDigest: false,
+    dataDigest: false,
+    maxRecvDataSegmentLength: LOGIN_MAX_DATA_SEGMENT,
+  });
+  private digests = { headerDigest: false, dataDigest: false };
+  private login: LoginNegotiation | undefined;
+  private firstLogin: LoginRequest | undefined;
+  session: Session | undefined;
+  private statSNValue = 0;
+  private expCmdSNDuringLogin = 0;
+  private closed = false;
+  private lastReceive = Date.now();
+  private pingOutstanding = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly loginTimer: NodeJS.Timeout;
+  private pausedForWrites = false;
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+  readonly localPort: number;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly authority: LoginAuthority,
+    private readonly keepalive: KeepaliveOptions,
+    private readonly logger: Logger,
+    private readonly onClose: (conn: Connection) => void,
+  ) {
+    this.remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.localAddress = socket.localAddress ?? "127.0.0.1";
+    this.localPort = socket.localPort ?? 0;
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("error", (err) => this.logger.debug({ err, remote: this.remoteAddress }, "socket error"));
+    socket.on("close", () => this.teardown("connection closed"));
+    socket.on("drain", () => {
+      if (this.pausedForWrites) {
+        this.pausedForWrites = false;
+        socket.resume();
+      }
+    });
+    this.loginTimer = setTimeout(() => {
+      if (!this.session) this.drop("login timeout");
+    }, LOGIN_TIMEOUT_MS);
+    this.loginTimer.unref();
+  }
+
+  get statSN(): number {
+    return this.statSNValue;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.lastReceive = Date.now();
+    this.pingOutstanding = false;
+    try {
+      this.parser.feed(chunk, (pdu) => this.onPdu(pdu));
+    } catch (e) {
+      if (e instanceof IscsiProtocolError) {
+        this.logger.warn(
+          { remote: this.remoteAddress, code: e.code, msg: e.message },
+          "protocol error: dropping connection",
+        );
+      } else {
+        this.logger.error(
+          { err: e, remote: this.remoteAddress },
+          "internal error on connection: dropping it",
+        );
+      }
+      this.drop("protocol error");
+    }
+  }
+
+  private onPdu(pdu: ParsedPdu): void {
+    if (this.closed) return;
+    if (this.session) {
+      this.session.handlePdu(pdu);
+      return;
+    }
+    if (opcodeOf(pdu.bhs) !== InitiatorOpcode.loginRequest) {
+      throw new IscsiProtocolError(
+        "invalid-field",
+        `opcode 0x${opcodeOf(pdu.bhs).toString(16)} before login`,
+      );
+    }
+    this.onLoginPdu(pdu);
+  }
+
+  private onLoginPdu(pdu: ParsedPdu): void {
+    const req = decodeLoginRequest(pdu);
+    if (!this.firstLogin) {
+      this.firstLogin = req;
+      this.login = new LoginNegotiation(this.authority.loginConfig);
+      this.expCmdSNDuringLogin = req.cmdSN;
+      // StatSN starts where the initiator expects it (its ExpStatSN), a common choice.
+      this.statSNValue = req.expStatSN >>> 0;
+    } else if (
+      !req.isid.equals(this.firstLogin.isid) ||
+      req.tsih !== this.firstLogin.tsih ||
+      req.cid !== this.firstLogin.cid
+    ) {
+      this.sendLoginFailure(req, LoginStatus.initiatorError, "ISID/TSIH/CID changed during login");
+      return;
+    }
+    const login = this.login as LoginNegotiation;
+    const outcome = login.handle(req);
+    if (outcome.kind === "fail") {
+      this.sendLoginFailure(req, outcome.answer.status, outcome.reason, outcome.answer.data);
+      return;
+    }
+    if (outcome.kind === "continue") {
+      this.sendLoginResponse(req, outcome.answer, req.tsih);
+      return;
+    }
+    const established = this.authority.establish(this, this.firstLogin, outcome.params, outcome.target);
+    if (!("tsih" in established)) {
+      this.sendLoginFailure(req, established.status, established.reason);
+      return;
+    }
+    this.session = established;
+    established.link = this;
+    clearTimeout(this.loginTimer);
+    this.sendLoginResponse(req, outcome.answer, established.tsih);
+    // Digests and the negotiated segment size apply from the first PDU after the final response.
+    const p = outcome.params;
+    this.digests = { headerDigest: p.headerDigest === "CRC32C", dataDigest: p.dataDigest === "CRC32C" };
+    this.parser.setLimits({ ...this.digests, maxRecvDataSegmentLength: p.targetMaxRecvDataSegmentLength });
+    this.startKeepalive();
+  }
+
+  private sendLoginResponse(
+    req: LoginRequest,
+    answer: { transit: boolean; currentStage: number; nextStage: number; status: number; data: Buffer },
+    tsih: number,
+  ): void {
+    const numbers = this.session
+      ? this.session.numbers()
+      : { expCmdSN: this.expCmdSNDuringLogin, maxCmdSN: snAdd(this.expCmdSNDuringLogin, 0) };
+    this.send(
+      encodeLoginResponse({
+        transit: answer.transit,
+        continue: false,
+        currentStage: answer.currentStage,
+        nextStage: answer.nextStage,
+        isid: req.isid,
+        tsih,
+        itt: req.itt,
+        status: answer.status,
+        data: answer.data,
+        statSN: 0,
+        ...numbers,
+      }),
+      "status",
+    );
+  }
+
+  private sendLoginFailure(
+    req: LoginRequest,
+    status: number,
+    reason: string,
+    data: Buffer = Buffer.alloc(0),
+  ): void {
+    this.logger.info(
+      {
+        remote: this.remoteAddress,
+        initiator: this.login?.initiatorName,
+        target: this.login?.targetName,
+        status: `0x${status.toString(16).padStart(4, "0")}`,
+        reason,
+      },
+      "login failed",
+    );
+    this.sendLoginResponse(
+      req,
+      { transit: false, currentStage: req.currentStage, nextStage: 0, status, data },
+      0,
+    );
+    this.endAfterFlush();
+  }
+
+  send(pdu: Pdu, numbering: "status" | "current-statsn"): void {
+    if (this.closed) return;
+    if (numbering === "status") {
+      pdu.bhs.writeUInt32BE(this.statSNValue, 24);
+      this.statSNValue = snAdd(this.statSNValue, 1);
+    }
+    const pieces = serializePdu(pdu, this.digests);
+    const socket = this.socket;
+    if (pieces.length === 1) socket.write(pieces[0] as Buffer);
+    else {
+      socket.cork();
+      for (const piece of pieces) socket.write(piece);
+      socket.uncork();
+    }
+    if (socket.writableLength > WRITE_HIGH_WATER && !this.pausedForWrites) {
+      this.pausedForWrites = true;
+      socket.pause();
+    }
+  }
+
+  endAfterFlush(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopKeepalive();
+    this.socket.end();
+    // A peer that never reads must not keep the socket forever.
+    setTimeout(() => this.socket.destroy(), 5000).unref();
+    this.teardown("closed by target");
+  }
+
+  /** Drop the connection now (protocol error, dead peer, reinstatement, shutdown). */
+  drop(reason: string): void {
+    this.closed = true;
+    this.stopKeepalive();
+    this.socket.destroy();
+    this.teardown(reason);
+  }
+
+  private tornDown = false;
+  private teardown(reason: string): void {
+    if (this.tornDown) return;
+    this.tornDown = true;
+    this.closed = true;
+    clearTimeout(this.loginTimer);
+    this.stopKeepalive();
+    this.session?.close(reason);
+    this.onClose(this);
+  }
+
+  private startKeepalive(): void {
+    const { intervalMs, timeoutMs } = this.keepalive;
+    if (intervalMs <= 0) return;
+    const tick = Math.max(50, Math.min(intervalMs, timeoutMs) / 2);
+    this.timer = setInterval(() => {
+      const idle = Date.now() - this.lastReceive;
+      if (this.pingOutstanding && idle > intervalMs + timeoutMs) {
+        this.logger.warn(
+          { remote: this.remoteAddress, idleMs: idle },
+          "initiator not responding to NOP-In: dropping connection",
+        );
+        this.drop("dead peer");
+        return;
+      }
+      if (!this.pingOutstanding && idle > intervalMs && this.session) {
+        this.pingOutstanding = true;
+        // A ping the initiator must answer: TTT set, ITT reserved; StatSN is not advanced.
+        this.send(
+          encodeNopIn({
+            lun: 0,
+            itt: RESERVED_TAG,
+            ttt: 0x4e4f5000 + (this.statSNValue & 0xff),
+            data: Buffer.alloc(0),
+            statSN: this.statSNValue,
+            ...this.session.numbers(),
+          }),
+          "current-statsn",
+        );
+      }
+    }, tick);
+    this.timer.unref();
+  }
+
+  private stopKeepalive(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,78 @@
+// One SCSI task on a session: its admission, the Data-Out it still waits for (immediate,
+// unsolicited, then R2T-solicited bursts), and its lifecycle until the response is sent.
+import type { Admission, ScsiCommandRequest } from "@livesnap/iscsi";
+
+export type ReadyAdmission = Extract<Admission, { kind: "ready" }>;
+
+export type TaskState =
+  /** Waiting for Data-Out (unsolicited or solicited). */
+  | "collecting"
+  /** Handed to the SCSI side; waiting for its response. */
+  | "executing"
+  /** Response sent or task aborted: nothing more goes out for it. */
+  | "done";
+
+/** An R2T sent and not yet fully answered. */
+export interface OutstandingR2T {
+  ttt: number;
+  r2tSN: number;
+  offset: number;
+  length: number;
+  received: number;
+}
+
+export class ScsiTask {
+  state: TaskState = "collecting";
+  aborted = false;
+  /** Bytes collected into `buffer` (data arrives in order; DataPDUInOrder=Yes). */
+  received = 0;
+  /** Unsolicited data still to come (command PDU had F=0). */
+  unsolicitedPending: boolean;
+  /** Next offset to ask for with an R2T. */
+  nextR2TOffset: number;
+  r2tSN = 0;
+  readonly r2ts = new Map<number, OutstandingR2T>();
+  /** Data-In PDUs + R2Ts sent, for ExpDataSN in the SCSI Response. */
+  dataSN = 0;
+  readonly buffer: Buffer | undefined;
+
+  constructor(
+    readonly request: ScsiCommandRequest,
+    /** What admission decided; "immediate" tasks only drain unsolicited data before answering. */
+    readonly admission: Admission,
+    /** Bytes of Data-Out the SCSI side needs (0 for reads and immediate answers). */
+    readonly wanted: number,
+    /** How much the initiator may send unsolicited (immediate + Data-Out with TTT 0xffffffff). */
+    readonly unsolicitedLimit: number,
+  ) {
+    this.buffer = wanted > 0 ? Buffer.alloc(wanted) : undefined;
+    this.unsolicitedPending = request.write && !request.final;
+    this.nextR2TOffset = 0;
+  }
+
+  get itt(): number {
+    return this.request.itt;
+  }
+
+  get lun(): number {
+    return this.request.lun;
+  }
+
+  /**
+   * Place Data-Out bytes at `offset` (of the EDTL-sized transfer). Bytes beyond what the SCSI
+   * side wants are accepted and dropped (EDTL larger than the CDB's transfer: an underflow).
+   */
+  place(offset: number, data: Buffer): void {
+    if (this.buffer && offset < this.wanted) {
+      const n = Math.min(data.length, this.wanted - offset);
+      data.copy(this.buffer, offset, 0, n);
+    }
+    const end = offset + data.length;
+    if (end > this.received) this.received = end;
+  }
+
+  /** All data the SCSI side needs is in, and no unsolicited PDU is still on its way. */
+  get dataComplete(): boolean {
+    return !this.unsolicitedPending && this.received >= this.wanted && this.r2ts.size === 0;
+  }
+}
