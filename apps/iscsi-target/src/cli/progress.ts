@@ -10,6 +10,7 @@ export class ProgressBar {
     private readonly write: (text: string) => void,
     private readonly enabled: boolean,
     private readonly label: string,
+    private readonly unit: (n: number) => string = formatBytes,
   ) {}
 
   update(done: number, force = false): void {
@@ -21,13 +22,13 @@ export class ProgressBar {
     const width = 30;
     const filled = Math.round(fraction * width);
     const seconds = Math.max(0.001, (now - this.started) / 1000);
-    const rate = `${formatBytes(Math.round(done / seconds))}/s`;
+    const rate = `${this.unit(Math.round(done / seconds))}/s`;
     this.write(
-      `\r${this.label} [${"=".repeat(filled)}${" ".repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${formatBytes(done)} / ${formatBytes(this.total)}  ${rate}   `,
+      `\r${this.label} [${"=".repeat(filled)}${" ".repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${this.unit(done)} / ${this.unit(this.total)}  ${rate}   `,
     );
   }
 
-  finish(done: number): void {
+  finish(done = this.total): void {
     if (!this.enabled) return;
     this.update(done, true);
     this.write("\n");

@@ -60,8 +60,15 @@ export async function serveSnapshotData(
   res.on("close", () => {
     aborted = !res.writableFinished;
   });
-  for (let offset = start; offset <= end && !aborted; offset += READ_SIZE) {
-    const data = await reader.read(offset, Math.min(READ_SIZE, end + 1 - offset));
+  // The engine reads whole logical blocks: read aligned, send the requested bytes.
+  const block = reader.blockSize;
+  for (let offset = start; offset <= end && !aborted; ) {
+    const length = Math.min(READ_SIZE, end + 1 - offset);
+    const alignedStart = Math.floor(offset / block) * block;
+    const alignedEnd = Math.min(size, Math.ceil((offset + length) / block) * block);
+    const aligned = await reader.read(alignedStart, alignedEnd - alignedStart);
+    const data = aligned.subarray(offset - alignedStart, offset - alignedStart + length);
+    offset += length;
     if (!res.write(data)) {
       await new Promise<void>((resolve) => {
         const done = () => {

@@ -1,8 +1,10 @@
 // livesnap snapshot create|list|delete|rollback|expose|withdraw, livesnap group snapshot
-import type { Snapshot } from "@livesnap/protocol";
+import { createClient, type Snapshot, wsTransport } from "@livesnap/protocol";
+import WebSocket from "ws";
 import { type CommandSpec, printJson, stringFlag } from "../command.js";
 import { CliError, EXIT } from "../errors.js";
 import { formatBytes, formatTime, parseInteger, table } from "../format.js";
+import { ProgressBar } from "../progress.js";
 
 function snapshotRows(snapshots: Snapshot[]): string {
   return table(
@@ -65,13 +67,35 @@ export const snapshotCommands: CommandSpec[] = [
   },
   {
     path: ["snapshot", "rollback"],
-    summary: "Restore a volume to a snapshot's contents",
+    summary: "Restore a volume to a snapshot's contents (with a progress bar)",
     args: ["<volume>", "<snapshot>"],
     async run(run) {
       const [volume, snapshot] = run.positionals as [string, string];
-      const result = await (await run.client()).call("snapshot.rollback", { volume, snapshot });
-      if (run.json) printJson(run, result.volume);
-      else run.io.stdout(`rolled back ${volume} to ${snapshot}\n`);
+      // Over a WebSocket, so the daemon's rollback.progress events can drive the bar.
+      const client = createClient(
+        await wsTransport({ ...(await run.connection()), connect: (url) => new WebSocket(url) }),
+      );
+      try {
+        const bar = { current: undefined as ProgressBar | undefined };
+        client.on("rollback.progress", (p) => {
+          if (p.snapshot !== snapshot) return;
+          bar.current ??= new ProgressBar(
+            p.totalChunks,
+            run.io.stderr,
+            run.io.interactive && !run.json,
+            `rollback ${volume} to ${snapshot}`,
+            (n) => `${n} chunks`,
+          );
+          bar.current.update(p.doneChunks, p.doneChunks === p.totalChunks);
+        });
+        await client.call("events.subscribe", { events: ["rollback.progress"], volumes: [volume] });
+        const result = await client.call("snapshot.rollback", { volume, snapshot });
+        bar.current?.finish();
+        if (run.json) printJson(run, result.volume);
+        else run.io.stdout(`rolled back ${volume} to ${snapshot}\n`);
+      } finally {
+        await client.close();
+      }
       return 0;
     },
   },
