@@ -1,0 +1,213 @@
+// The metadata log and its checkpoints.
+// Files: log-<gen> (header + records appended forever), checkpoint-<gen> (header + the whole
+// state as records + an "end" record): the state before log-<gen>'s first record.
+// Commit round (group commit): (1) sync every COW store holding unsynced slot writes, (2) write
+// all records appended so far at the log tail, (3) fdatasync the log. Every caller waiting on
+// commit() is covered by the first round that starts after its call, so concurrent COWs share
+// one log fdatasync. When the log outgrows its budget the round writes a checkpoint and starts a
+// new generation, which bounds recovery time by the state size, not the history.
+import type { BlockFile, BlockStorage } from "./block-file.js";
+import { GroupSync } from "./group-sync.js";
+import type { PoolState } from "./pool-state.js";
+import {
+  decodeFileHeader,
+  decodeRecords,
+  encodeFileHeader,
+  encodeRecord,
+  FILE_HEADER,
+  type MetaRecord,
+  RecordFormatError,
+} from "./records.js";
+
+const LOG_RE = /^log-(\d+)$/;
+const CHECKPOINT_RE = /^checkpoint-(\d+)$/;
+
+export interface RecoveryReport {
+  checkpointGeneration: number;
+  logRecords: number;
+  tornBytesDropped: number;
+}
+
+export class MetaLog {
+  private pending: Uint8Array[] = [];
+  private readonly group: GroupSync;
+  /** Hooks run first in every commit round (sync COW stores). */
+  readonly beforeCommit = new Set<() => Promise<void>>();
+
+  private constructor(
+    private readonly storage: BlockStorage,
+    private readonly state: PoolState,
+    private file: BlockFile,
+    private generation: number,
+    private tail: number,
+    private readonly checkpointBytes: number,
+  ) {
+    this.group = new GroupSync(() => this.round());
+  }
+
+  /** Reads the newest complete checkpoint, replays the logs after it, truncates a torn tail. */
+  static async open(
+    storage: BlockStorage,
+    state: PoolState,
+    checkpointBytes: number,
+  ): Promise<{ log: MetaLog; report: RecoveryReport }> {
+    const names = await storage.list();
+    const gens = (re: RegExp): number[] =>
+      names
+        .map((n) => re.exec(n)?.[1])
+        .filter((g): g is string => g !== undefined)
+        .map(Number)
+        .sort((a, b) => a - b);
+    for (const n of names) if (n.endsWith(".tmp")) await storage.remove(n);
+
+    let base = 0;
+    for (const gen of gens(CHECKPOINT_RE).reverse()) {
+      const records = await readCheckpoint(storage, `checkpoint-${gen}`, gen);
+      if (records) {
+        for (const r of records) state.apply(r);
+        base = gen;
+        break;
+      }
+    }
+    const logGens = gens(LOG_RE).filter((g) => g >= base);
+    let logRecords = 0;
+    let tornBytesDropped = 0;
+    let current: { file: BlockFile; gen: number; tail: number } | null = null;
+    for (const [i, gen] of logGens.entries()) {
+      const file = await storage.open(`log-${gen}`);
+      const size = await file.size();
+      const buf = Buffer.alloc(size);
+      await file.read(buf, 0);
+      const header = decodeFileHeader(buf);
+      let tail = FILE_HEADER;
+      if (header && header.kind === "log" && header.generation === gen) {
+        const { records, validBytes } = decodeRecords(buf.subarray(FILE_HEADER));
+        for (const r of records) state.apply(r);
+        logRecords += records.length;
+        tail = FILE_HEADER + validBytes;
+      } else if (size >= FILE_HEADER && buf.subarray(0, FILE_HEADER).some((b) => b !== 0)) {
+        throw new RecordFormatError(`log-${gen}: bad header`);
+      }
+      if (i < logGens.length - 1) {
+        await file.close();
+        continue;
+      }
+      if (tail < size) {
+        // Torn tail: cut it off so records appended later never follow garbage.
+        tornBytesDropped = size - tail;
+        await file.truncate(tail);
+      }
+      if (!header) await file.write(encodeFileHeader("log", gen), 0);
+      await file.sync();
+      current = { file, gen, tail };
+    }
+    if (!current) {
+      const gen = Math.max(base, 1);
+      const file = await storage.open(`log-${gen}`);
+      await file.truncate(0);
+      await file.write(encodeFileHeader("log", gen), 0);
+      await file.sync();
+      current = { file, gen, tail: FILE_HEADER };
+    }
+    const log = new MetaLog(storage, state, current.file, current.gen, current.tail, checkpointBytes);
+    return { log, report: { checkpointGeneration: base, logRecords, tornBytesDropped } };
+  }
+
+  /** Queues a record for the next commit round (memory already reflects it). */
+  append(rec: MetaRecord): void {
+    this.pending.push(encodeRecord(rec));
+  }
+
+  /** Resolves when every record appended before the call is durable. */
+  commit(): Promise<void> {
+    return this.group.sync();
+  }
+
+  /** Writes a checkpoint now (on close, so the next open replays nothing). */
+  async checkpoint(): Promise<void> {
+    this.forceCheckpoint = true;
+    await this.commit();
+  }
+
+  async close(): Promise<void> {
+    await this.commit();
+    await this.file.close();
+  }
+
+  get logBytes(): number {
+    return this.tail;
+  }
+
+  private forceCheckpoint = false;
+
+  private async round(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    for (const hook of this.beforeCommit) await hook();
+    if (batch.length > 0) {
+      const buf = Buffer.concat(batch);
+      await this.file.write(buf, this.tail);
+      this.tail += buf.length;
+      await this.file.sync();
+    }
+    if (this.forceCheckpoint || this.tail > this.checkpointBytes) {
+      this.forceCheckpoint = false;
+      await this.rotate();
+    }
+  }
+
+  private async rotate(): Promise<void> {
+    const gen = this.generation + 1;
+    // Serialized synchronously: records appended from here on go to log-<gen>, and replaying
+    // one whose effect the checkpoint already holds is harmless (apply is idempotent).
+    const parts: Uint8Array[] = [encodeFileHeader("checkpoint", gen)];
+    let count = 0;
+    for (const rec of this.state.toRecords()) {
+      parts.push(encodeRecord(rec));
+      count++;
+    }
+    parts.push(encodeRecord({ type: "end", records: count }));
+    // Entries in the serialized state point at slot data whose writes completed before now; make
+    // that data durable before the checkpoint that references it.
+    for (const hook of this.beforeCommit) await hook();
+    const tmp = await this.storage.open(`checkpoint-${gen}.tmp`);
+    await tmp.truncate(0);
+    await tmp.write(Buffer.concat(parts), 0);
+    await tmp.sync();
+    await tmp.close();
+    await this.storage.rename(`checkpoint-${gen}.tmp`, `checkpoint-${gen}`);
+    const next = await this.storage.open(`log-${gen}`);
+    await next.truncate(0);
+    await next.write(encodeFileHeader("log", gen), 0);
+    await next.sync();
+    const old = this.file;
+    const oldGen = this.generation;
+    this.file = next;
+    this.generation = gen;
+    this.tail = FILE_HEADER;
+    await old.close();
+    await this.storage.remove(`log-${oldGen}`);
+    await this.storage.remove(`checkpoint-${oldGen}`);
+  }
+}
+
+async function readCheckpoint(
+  storage: BlockStorage,
+  name: string,
+  gen: number,
+): Promise<MetaRecord[] | null> {
+  const file = await storage.open(name);
+  try {
+    const size = await file.size();
+    const buf = Buffer.alloc(size);
+    await file.read(buf, 0);
+    const header = decodeFileHeader(buf);
+    if (header?.kind !== "checkpoint" || header.generation !== gen) return null;
+    const { records } = decodeRecords(buf.subarray(FILE_HEADER));
+    const last = records[records.length - 1];
+    if (last?.type !== "end" || last.records !== records.length - 1) return null;
+    return records.slice(0, -1);
+  } finally {
+    await file.close();
+  }
+}

@@ -1,0 +1,198 @@
+// On-disk metadata records (format version 1). Every record, in the log and in checkpoints:
+//   u32 bodyLength | u32 crc32c(body) | body
+//   body = u8 type | u8 version | payload
+// Hot records (COW entries, map/unmap, rollback progress) are binary; rare ones (volume and
+// snapshot lifecycle) carry a UTF-8 JSON payload. A record whose length runs past the end of the
+// file or whose CRC does not match ends the readable log: that is a torn tail.
+import { crc32c } from "@livesnap/crc32c";
+
+export const RECORD_VERSION = 1;
+export const RECORD_HEADER = 8;
+/** Refuse absurd lengths from garbage instead of allocating them. */
+export const MAX_RECORD_BODY = 64 * 1024 * 1024;
+
+export interface VolumeMeta {
+  key: number;
+  id: string;
+  name: string;
+  sizeBytes: number;
+  blockSize: 512 | 4096;
+  chunkSize: number;
+  createdAt: string;
+}
+
+export interface SnapshotMeta {
+  volKey: number;
+  key: number;
+  id: string;
+  name: string;
+  seq: number;
+  sizeBytes: number;
+  createdAt: string;
+  group?: string;
+}
+
+export type MetaRecord =
+  | { type: "volume-create"; volume: VolumeMeta }
+  | { type: "volume-delete"; volKey: number }
+  | { type: "volume-resize"; volKey: number; sizeBytes: number }
+  /** Several snapshots in one record: a consistency group is created atomically. */
+  | { type: "snapshot-create"; snapshots: SnapshotMeta[] }
+  | { type: "snapshot-delete"; volKey: number; snapKey: number }
+  | { type: "snapshot-invalidate"; volKey: number; snapKeys: number[]; reason: string }
+  | { type: "rollback-start"; volKey: number; snapKey: number; seq: number }
+  | { type: "rollback-end"; volKey: number }
+  /** Admission counter high-water mark (checkpoints), so seqs stay monotonic across restarts. */
+  | { type: "seq"; next: number }
+  /** chunk -> store slot in the snapshot's image; slot -1 = the chunk was all zeros. */
+  | { type: "cow"; volKey: number; snapKey: number; chunks: number[]; slots: number[] }
+  | { type: "map"; volKey: number; chunks: number[] }
+  | { type: "unmap"; volKey: number; chunks: number[] }
+  | { type: "rollback-done"; volKey: number; chunks: number[] }
+  /** Last record of a checkpoint: its presence proves the checkpoint complete. */
+  | { type: "end"; records: number };
+
+const TYPE_CODES = {
+  "volume-create": 1,
+  "volume-delete": 2,
+  "volume-resize": 3,
+  "snapshot-create": 4,
+  "snapshot-delete": 5,
+  "snapshot-invalidate": 6,
+  "rollback-start": 7,
+  "rollback-end": 8,
+  seq: 9,
+  cow: 16,
+  map: 17,
+  unmap: 18,
+  "rollback-done": 19,
+  end: 31,
+} as const satisfies Record<MetaRecord["type"], number>;
+
+type BinaryType = "cow" | "map" | "unmap" | "rollback-done";
+const CODE_TO_TYPE = new Map<number, MetaRecord["type"]>(
+  Object.entries(TYPE_CODES).map(([k, v]) => [v, k as MetaRecord["type"]]),
+);
+
+export function encodeRecord(rec: MetaRecord): Uint8Array {
+  const code = TYPE_CODES[rec.type];
+  let payload: Buffer;
+  switch (rec.type) {
+    case "cow": {
+      // u32 volKey | u32 snapKey | u32 n | n × (f64 chunk, f64 slot)
+      payload = Buffer.allocUnsafe(12 + rec.chunks.length * 16);
+      payload.writeUInt32LE(rec.volKey, 0);
+      payload.writeUInt32LE(rec.snapKey, 4);
+      payload.writeUInt32LE(rec.chunks.length, 8);
+      for (let i = 0; i < rec.chunks.length; i++) {
+        payload.writeDoubleLE(rec.chunks[i] as number, 12 + i * 16);
+        payload.writeDoubleLE(rec.slots[i] as number, 20 + i * 16);
+      }
+      break;
+    }
+    case "map":
+    case "unmap":
+    case "rollback-done": {
+      // u32 volKey | u32 n | n × f64 chunk
+      payload = Buffer.allocUnsafe(8 + rec.chunks.length * 8);
+      payload.writeUInt32LE(rec.volKey, 0);
+      payload.writeUInt32LE(rec.chunks.length, 4);
+      for (let i = 0; i < rec.chunks.length; i++) payload.writeDoubleLE(rec.chunks[i] as number, 8 + i * 8);
+      break;
+    }
+    default: {
+      const { type: _type, ...rest } = rec;
+      payload = Buffer.from(JSON.stringify(rest), "utf8");
+    }
+  }
+  const out = Buffer.allocUnsafe(RECORD_HEADER + 2 + payload.length);
+  out.writeUInt32LE(2 + payload.length, 0);
+  out[8] = code;
+  out[9] = RECORD_VERSION;
+  payload.copy(out, 10);
+  out.writeUInt32LE(crc32c(out.subarray(8)), 4);
+  return out;
+}
+
+export class RecordFormatError extends Error {}
+
+function decodeBody(body: Buffer): MetaRecord {
+  const type = CODE_TO_TYPE.get(body[0] as number);
+  if (!type) throw new RecordFormatError(`unknown record type ${body[0]}`);
+  if (body[1] !== RECORD_VERSION) throw new RecordFormatError(`unsupported record version ${body[1]}`);
+  const p = body.subarray(2);
+  switch (type as BinaryType | MetaRecord["type"]) {
+    case "cow": {
+      const n = p.readUInt32LE(8);
+      if (p.length !== 12 + n * 16) throw new RecordFormatError("cow record length");
+      const chunks: number[] = new Array(n);
+      const slots: number[] = new Array(n);
+      for (let i = 0; i < n; i++) {
+        chunks[i] = p.readDoubleLE(12 + i * 16);
+        slots[i] = p.readDoubleLE(20 + i * 16);
+      }
+      return { type: "cow", volKey: p.readUInt32LE(0), snapKey: p.readUInt32LE(4), chunks, slots };
+    }
+    case "map":
+    case "unmap":
+    case "rollback-done": {
+      const n = p.readUInt32LE(4);
+      if (p.length !== 8 + n * 8) throw new RecordFormatError("chunk list record length");
+      const chunks: number[] = new Array(n);
+      for (let i = 0; i < n; i++) chunks[i] = p.readDoubleLE(8 + i * 8);
+      return { type: type as "map" | "unmap" | "rollback-done", volKey: p.readUInt32LE(0), chunks };
+    }
+    default:
+      return { type, ...JSON.parse(p.toString("utf8")) } as MetaRecord;
+  }
+}
+
+/**
+ * Decodes records from `buf` until the end or the first torn/corrupt record.
+ * `validBytes` is where the intact prefix ends (a torn tail is truncated there on open).
+ */
+export function decodeRecords(buf: Buffer): { records: MetaRecord[]; validBytes: number } {
+  const records: MetaRecord[] = [];
+  let pos = 0;
+  while (pos + RECORD_HEADER <= buf.length) {
+    const len = buf.readUInt32LE(pos);
+    if (len < 2 || len > MAX_RECORD_BODY || pos + RECORD_HEADER + len > buf.length) break;
+    const body = buf.subarray(pos + RECORD_HEADER, pos + RECORD_HEADER + len);
+    if (crc32c(body) !== buf.readUInt32LE(pos + 4)) break;
+    try {
+      records.push(decodeBody(body));
+    } catch (err) {
+      // A checksummed record we cannot parse is not a torn write: it is a newer or broken format.
+      if (err instanceof RecordFormatError) throw err;
+      throw new RecordFormatError(`undecodable record at ${pos}: ${String(err)}`);
+    }
+    pos += RECORD_HEADER + len;
+  }
+  return { records, validBytes: pos };
+}
+
+/** File header of logs and checkpoints: magic(8) | u32 format version | u32 generation | u32 crc. */
+export const FILE_HEADER = 16;
+export const FORMAT_VERSION = 1;
+const LOG_MAGIC = Buffer.from("LSNAPLOG", "ascii");
+const CHECKPOINT_MAGIC = Buffer.from("LSNAPCKP", "ascii");
+
+export function encodeFileHeader(kind: "log" | "checkpoint", generation: number): Uint8Array {
+  const b = Buffer.alloc(FILE_HEADER);
+  (kind === "log" ? LOG_MAGIC : CHECKPOINT_MAGIC).copy(b, 0);
+  b.writeUInt16LE(FORMAT_VERSION, 8);
+  b.writeUInt16LE(0, 10);
+  b.writeUInt32LE(generation, 12);
+  return b;
+}
+
+export function decodeFileHeader(b: Buffer): { kind: "log" | "checkpoint"; generation: number } | null {
+  if (b.length < FILE_HEADER) return null;
+  const magic = b.subarray(0, 8);
+  const kind = magic.equals(LOG_MAGIC) ? "log" : magic.equals(CHECKPOINT_MAGIC) ? "checkpoint" : null;
+  if (!kind) return null;
+  if (b.readUInt16LE(8) !== FORMAT_VERSION) {
+    throw new RecordFormatError(`unsupported metadata format version ${b.readUInt16LE(8)}`);
+  }
+  return { kind, generation: b.readUInt32LE(12) };
+}

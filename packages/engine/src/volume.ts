@@ -1,0 +1,816 @@
+// The data path of one volume: admission, the write path (rollback restore -> COW -> origin
+// write), reads of the live volume and of snapshots, unmap, flush, rollback.
+// Crash ordering (dm-snap-persistent style): a COW copy is written to the COW store, its lookup
+// entry appended to the metadata log, and both made durable by log.commit() BEFORE the origin
+// overwrite is issued. See cowChunks() then executeWrite().
+import type { EventEmitter } from "node:events";
+import type {
+  BlockMap,
+  BlockMapQuery,
+  ChangedChunks,
+  EngineLogger,
+  LbaStatusRange,
+  LogicalBlockSize,
+  PoolEvents,
+  RollbackProgress,
+  SnapshotInfo,
+  SnapshotReader,
+  VolumeHandle,
+  VolumeInfo,
+  VolumeStats,
+  WriteTicket,
+} from "./api.js";
+import type { BlockFile } from "./block-file.js";
+import { buildBlockMap } from "./block-map.js";
+import type { CowStore } from "./cow-store.js";
+import { EngineError, errnoCode, toEngineError } from "./errors.js";
+import { GroupSync } from "./group-sync.js";
+import { type LockEntry, LockManager } from "./lock-manager.js";
+import type { MetaLog } from "./meta-log.js";
+import { type SnapshotState, type VolumeState, ZERO_SLOT } from "./pool-state.js";
+import type { MetaRecord } from "./records.js";
+
+/** What a volume needs from its pool. */
+export interface VolumeHost {
+  readonly log: MetaLog;
+  readonly events: EventEmitter<PoolEvents>;
+  readonly logger: EngineLogger;
+  /** Applies a record to memory and queues it for the log, in one synchronous step. */
+  record(rec: MetaRecord): number[];
+  /** Takes the next admission stamp (pool-wide counter, synchronous). */
+  stamp(): number;
+  createSnapshots(entries: { volume: string; snapshot: string }[], group: boolean): Promise<SnapshotInfo[]>;
+  checkOpen(): void;
+}
+
+const MAX_IO_BYTES = 1 << 20;
+const ZEROES = Buffer.alloc(MAX_IO_BYTES);
+
+class AdmittedWrite implements WriteTicket {
+  state: "admitted" | "executing" | "done" = "admitted";
+  constructor(
+    readonly seq: number,
+    readonly offset: number,
+    readonly length: number,
+    readonly owner: Volume,
+    readonly entry: LockEntry,
+  ) {}
+}
+
+function isZero(buf: Uint8Array): boolean {
+  const words = new BigUint64Array(buf.buffer, buf.byteOffset, buf.byteLength >>> 3);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0n) return false;
+  for (let i = words.length * 8; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+export class Volume implements VolumeHandle {
+  readonly locks = new LockManager();
+  private readonly originSync: GroupSync;
+  private readonly counters: VolumeStats = {
+    reads: 0,
+    writes: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    cowCopies: 0,
+    cowBytes: 0,
+    unmaps: 0,
+    flushes: 0,
+  };
+  private writtenChunks: number[] = [];
+  private eventScheduled = false;
+  /** Set by rollback restores: their "done" records must not become durable before the data. */
+  private restoreUnsynced = false;
+  private closed = false;
+  private inflight = 0;
+  private rollbackRun: Promise<void> | null = null;
+  /** Reads in progress per snapshot (delete waits for them, new ones are refused). */
+  private readonly snapshotReaders = new Map<SnapshotState, number>();
+  private readonly deleting = new Set<SnapshotState>();
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly vs: VolumeState,
+    readonly origin: BlockFile,
+    readonly store: CowStore,
+    private readonly host: VolumeHost,
+  ) {
+    this.originSync = new GroupSync(() => this.origin.sync());
+  }
+
+  get chunkSize(): number {
+    return this.vs.meta.chunkSize;
+  }
+
+  get info(): VolumeInfo {
+    const m = this.vs.meta;
+    return {
+      name: m.name,
+      id: m.id,
+      sizeBytes: m.sizeBytes,
+      blockSize: m.blockSize,
+      chunkSize: m.chunkSize,
+      createdAt: m.createdAt,
+      snapshotCount: this.vs.snapshots.length,
+      allocatedBytes: Math.min(this.vs.mapped.size * m.chunkSize, m.sizeBytes),
+    };
+  }
+
+  /** Hook for the log's commit round: restored origin data is durable before its "done" records. */
+  async syncRestores(): Promise<void> {
+    if (!this.restoreUnsynced) return;
+    this.restoreUnsynced = false;
+    await this.originSync.sync();
+  }
+
+  // ---- admission ---------------------------------------------------------------------------
+
+  admit(offset: number, length: number): WriteTicket {
+    this.checkUsable();
+    this.checkRange(offset, length, this.vs.meta.sizeBytes);
+    const cs = this.chunkSize;
+    const seq = this.host.stamp();
+    const entry = this.locks.admit(seq, Math.floor(offset / cs), Math.ceil((offset + length) / cs));
+    return new AdmittedWrite(seq, offset, length, this, entry);
+  }
+
+  cancel(ticket: WriteTicket): void {
+    if (!(ticket instanceof AdmittedWrite) || ticket.owner !== this) {
+      throw new EngineError("invalid-argument", "ticket was not admitted by this volume");
+    }
+    if (ticket.state !== "admitted") return;
+    ticket.state = "done";
+    this.locks.cancel(ticket.entry);
+  }
+
+  // ---- writes ------------------------------------------------------------------------------
+
+  write(ticket: WriteTicket, data: Uint8Array, opts?: { fua?: boolean }): Promise<void> {
+    if (data.length !== ticket.length) {
+      return this.rejectTicket(ticket, `data is ${data.length} bytes, ticket is ${ticket.length}`);
+    }
+    return this.execute(ticket, async (t) => {
+      await this.originWrite(data, t.offset);
+      this.noteWritten(t.offset, t.length);
+      this.counters.writes++;
+      this.counters.bytesWritten += t.length;
+      if (opts?.fua) await this.syncOrigin();
+    });
+  }
+
+  writeZeroes(ticket: WriteTicket, opts?: { unmap?: boolean }): Promise<void> {
+    if (opts?.unmap) return this.unmap(ticket);
+    return this.execute(ticket, async (t) => {
+      for (let off = 0; off < t.length; off += MAX_IO_BYTES) {
+        const n = Math.min(MAX_IO_BYTES, t.length - off);
+        await this.originWrite(ZEROES.subarray(0, n), t.offset + off);
+      }
+      this.noteWritten(t.offset, t.length);
+      this.counters.writes++;
+      this.counters.bytesWritten += t.length;
+    });
+  }
+
+  /**
+   * Deallocates whole chunks (partial chunks at the edges are zeroed). The COW rule ran first in
+   * execute(), so a discard never destroys a snapshot's data. The origin file stays the truth for
+   * content: unmapped chunks that held data are overwritten with zeros (node has no fallocate to
+   * punch holes), never-written ones are left as holes.
+   */
+  unmap(ticket: WriteTicket): Promise<void> {
+    return this.execute(ticket, async (t) => {
+      const cs = this.chunkSize;
+      const size = this.vs.meta.sizeBytes;
+      const end = t.offset + t.length;
+      const wholeLo = Math.ceil(t.offset / cs);
+      const wholeHi = end === size ? Math.ceil(end / cs) : Math.floor(end / cs);
+      const zeroRange = async (from: number, to: number): Promise<void> => {
+        for (let off = from; off < to; off += MAX_IO_BYTES) {
+          await this.originWrite(ZEROES.subarray(0, Math.min(MAX_IO_BYTES, to - off)), off);
+        }
+      };
+      if (wholeLo >= wholeHi) {
+        if (this.anyMapped(t.offset, end)) await zeroRange(t.offset, end);
+      } else {
+        if (t.offset < wholeLo * cs && this.anyMapped(t.offset, wholeLo * cs))
+          await zeroRange(t.offset, wholeLo * cs);
+        const tailFrom = Math.min(wholeHi * cs, size);
+        if (tailFrom < end && this.anyMapped(tailFrom, end)) await zeroRange(tailFrom, end);
+        const released: number[] = [];
+        for (let c = wholeLo; c < wholeHi; c++) {
+          if (!this.vs.mapped.has(c)) continue;
+          await zeroRange(c * cs, Math.min((c + 1) * cs, size));
+          released.push(c);
+        }
+        if (released.length > 0)
+          this.host.record({ type: "unmap", volKey: this.vs.meta.key, chunks: released });
+      }
+      this.noteWritten(t.offset, t.length, false);
+      this.counters.unmaps++;
+    });
+  }
+
+  compareAndWrite(
+    ticket: WriteTicket,
+    expected: Uint8Array,
+    data: Uint8Array,
+  ): Promise<{ ok: true } | { ok: false; mismatchOffset: number }> {
+    if (expected.length !== ticket.length || data.length !== ticket.length) {
+      return this.rejectTicket(ticket, "expected and data must both be ticket.length bytes");
+    }
+    return this.execute(ticket, async (t) => {
+      const current = Buffer.alloc(t.length);
+      await this.originRead(current, t.offset);
+      for (let i = 0; i < t.length; i++) {
+        if (current[i] !== expected[i]) return { ok: false as const, mismatchOffset: i };
+      }
+      await this.originWrite(data, t.offset);
+      this.noteWritten(t.offset, t.length);
+      this.counters.writes++;
+      this.counters.bytesWritten += t.length;
+      return { ok: true as const };
+    });
+  }
+
+  private async rejectTicket(ticket: WriteTicket, why: string): Promise<never> {
+    if (ticket instanceof AdmittedWrite && ticket.owner === this) this.cancel(ticket);
+    throw new EngineError("invalid-argument", why);
+  }
+
+  /**
+   * Runs one admitted write: waits for its turn on every chunk (admission order), then applies
+   * the rollback and COW rules for its seq, then `body` writes the origin.
+   */
+  private async execute<T>(ticket: WriteTicket, body: (t: AdmittedWrite) => Promise<T>): Promise<T> {
+    if (!(ticket instanceof AdmittedWrite) || ticket.owner !== this) {
+      throw new EngineError("invalid-argument", "ticket was not admitted by this volume");
+    }
+    if (ticket.state !== "admitted")
+      throw new EngineError("invalid-argument", "ticket already used or cancelled");
+    ticket.state = "executing";
+    this.inflight++;
+    try {
+      await this.locks.acquireWrite(ticket.entry);
+      try {
+        this.checkUsable();
+        if (ticket.offset + ticket.length > this.vs.meta.sizeBytes) {
+          throw new EngineError("out-of-range", "write past the end of the volume (resized)");
+        }
+        await this.prepareChunks(ticket.seq, ticket.entry.lo, ticket.entry.hi);
+        return await body(ticket);
+      } finally {
+        this.locks.releaseWrite(ticket.entry);
+      }
+    } finally {
+      ticket.state = "done";
+      this.inflight--;
+      if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** Caller holds chunks [lo, hi) exclusively. Makes the origin safe to overwrite at `seq`. */
+  private async prepareChunks(seq: number, lo: number, hi: number): Promise<void> {
+    const rb = this.vs.rollback;
+    if (rb && seq > rb.seq) {
+      for (let c = lo; c < hi; c++) if (rb.pending.has(c)) await this.restoreChunk(c);
+    }
+    await this.cowChunks(seq, lo, hi);
+  }
+
+  /**
+   * The COW rule. The write at `seq` preserves only into the newest snapshot older than it
+   * (older snapshots fall through to that one), so its cost does not grow with their number.
+   */
+  private async cowChunks(seq: number, lo: number, hi: number): Promise<void> {
+    const idx = this.vs.newestIndexBefore(seq);
+    const target = this.vs.snapshots[idx];
+    if (!target?.valid) return;
+    const need: number[] = [];
+    for (let c = lo; c < hi; c++) if (!target.table.has(c)) need.push(c);
+    if (need.length === 0) return;
+
+    const cs = this.chunkSize;
+    const copies = await Promise.all(
+      need.map(async (c) => {
+        const buf = Buffer.alloc(cs);
+        await this.originRead(buf, c * cs);
+        return buf;
+      }),
+    );
+    const slots: number[] = [];
+    try {
+      for (const buf of copies) {
+        if (isZero(buf)) {
+          slots.push(ZERO_SLOT);
+          continue;
+        }
+        const slot = this.store.allocate();
+        slots.push(slot);
+        await this.store.writeSlot(slot, buf);
+      }
+    } catch (err) {
+      this.store.release(slots);
+      const code = err instanceof EngineError ? err.code : errnoCode(err);
+      if (code === "no-space" || code === "ENOSPC" || code === "EDQUOT") {
+        await this.invalidateFrom(seq, "COW store full");
+        return;
+      }
+      throw toEngineError(err, "COW store write");
+    }
+    // Re-resolve: a snapshot deleted while we copied handed its table to the next older one.
+    const now = this.vs.snapshots[this.vs.newestIndexBefore(seq)];
+    if (!now?.valid) {
+      this.store.release(slots);
+      return;
+    }
+    const chunks: number[] = [];
+    const kept: number[] = [];
+    for (let i = 0; i < need.length; i++) {
+      const c = need[i] as number;
+      if (now.table.has(c)) this.store.release([slots[i] as number]);
+      else {
+        chunks.push(c);
+        kept.push(slots[i] as number);
+      }
+    }
+    if (chunks.length === 0) return;
+    this.host.record({ type: "cow", volKey: this.vs.meta.key, snapKey: now.meta.key, chunks, slots: kept });
+    this.counters.cowCopies += chunks.length;
+    this.counters.cowBytes += kept.filter((s) => s !== ZERO_SLOT).length * cs;
+    // Durable COW data + lookup entry BEFORE the caller issues the origin overwrite.
+    try {
+      await this.host.log.commit();
+    } catch (err) {
+      throw toEngineError(err, "metadata commit");
+    }
+  }
+
+  /** COW store full for the write at `seq`: its target snapshot and every older one lose data. */
+  private async invalidateFrom(seq: number, reason: string): Promise<void> {
+    const idx = this.vs.newestIndexBefore(seq);
+    const victims = this.vs.snapshots.slice(0, idx + 1).filter((s) => s.valid);
+    if (victims.length === 0) return;
+    this.host.record({
+      type: "snapshot-invalidate",
+      volKey: this.vs.meta.key,
+      snapKeys: victims.map((s) => s.meta.key),
+      reason,
+    });
+    for (const s of victims) {
+      this.host.logger.error(
+        { volume: this.vs.meta.name, snapshot: s.meta.name, reason },
+        "snapshot invalidated: its preserved data could not be stored",
+      );
+      this.host.events.emit("snapshot-invalidated", {
+        volume: this.vs.meta.name,
+        snapshot: s.meta.name,
+        reason,
+      });
+    }
+    // The invalid mark must be durable before the origin overwrite that breaks the snapshot.
+    await this.host.log.commit();
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    this.checkUsable();
+    this.checkRange(offset, length, this.vs.meta.sizeBytes);
+    const buf = await this.readView(null, offset, length);
+    this.counters.reads++;
+    this.counters.bytesRead += length;
+    return buf;
+  }
+
+  /**
+   * Reads `view` (a snapshot, or null for the live volume) under shared chunk locks.
+   * Per chunk: the view's own entry, else the next newer snapshot's, ..., else the origin.
+   */
+  private async readView(view: SnapshotState | null, offset: number, length: number): Promise<Buffer> {
+    const cs = this.chunkSize;
+    const lo = Math.floor(offset / cs);
+    const hi = Math.ceil((offset + length) / cs);
+    const out = Buffer.alloc(length);
+    await this.locks.acquireRead(lo, hi);
+    try {
+      const vs = this.vs;
+      const rb = vs.rollback;
+      const viewSeq = view ? view.meta.seq : Number.POSITIVE_INFINITY;
+      const viewIndex = view ? vs.snapshots.indexOf(view) : vs.snapshots.length;
+      if (viewIndex < 0) throw new EngineError("not-found", "snapshot was deleted");
+      // Views newer than an in-progress rollback see the rollback's snapshot for chunks not yet restored.
+      const rbIndex = rb && viewSeq > rb.seq ? vs.snapshotIndexByKey(rb.snapKey) : -1;
+      const end = offset + length;
+      let originFrom = -1;
+      const flushOrigin = async (to: number): Promise<void> => {
+        if (originFrom < 0) return;
+        await this.originRead(out.subarray(originFrom - offset, to - offset), originFrom);
+        originFrom = -1;
+      };
+      for (let c = lo; c < hi; c++) {
+        const from = Math.max(offset, c * cs);
+        const to = Math.min(end, (c + 1) * cs);
+        const slot = rbIndex >= 0 && rb?.pending.has(c) ? vs.resolve(rbIndex, c) : vs.resolve(viewIndex, c);
+        if (slot === null) {
+          if (originFrom < 0) originFrom = from;
+          continue;
+        }
+        await flushOrigin(from);
+        if (slot !== ZERO_SLOT) {
+          try {
+            await this.store.readSlot(slot, from - c * cs, out, from - offset, to - from);
+          } catch (err) {
+            throw toEngineError(err, "COW store read");
+          }
+        }
+      }
+      await flushOrigin(end);
+    } finally {
+      this.locks.releaseRead(lo, hi);
+    }
+    return out;
+  }
+
+  // ---- durability --------------------------------------------------------------------------
+
+  async flush(): Promise<void> {
+    this.checkUsable();
+    await this.syncOrigin();
+    try {
+      await this.host.log.commit();
+    } catch (err) {
+      throw toEngineError(err, "metadata commit");
+    }
+    this.counters.flushes++;
+  }
+
+  private async syncOrigin(): Promise<void> {
+    try {
+      await this.originSync.sync();
+    } catch (err) {
+      throw toEngineError(err, "origin sync");
+    }
+  }
+
+  // ---- management --------------------------------------------------------------------------
+
+  async resize(sizeBytes: number): Promise<void> {
+    this.checkUsable();
+    const m = this.vs.meta;
+    if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % m.blockSize !== 0) {
+      throw new EngineError("invalid-argument", `size must be a positive multiple of ${m.blockSize}`);
+    }
+    if (sizeBytes < m.sizeBytes) {
+      if (this.vs.snapshots.length > 0) {
+        throw new EngineError("busy", "cannot shrink a volume that has snapshots (their data would be lost)");
+      }
+      if (this.vs.rollback) throw new EngineError("busy", "rollback in progress");
+      await this.origin.truncate(sizeBytes);
+      const firstGone = Math.ceil(sizeBytes / m.chunkSize);
+      const gone = [...this.vs.mapped.sorted()].filter((c) => c >= firstGone);
+      if (gone.length > 0) this.host.record({ type: "unmap", volKey: m.key, chunks: gone });
+    }
+    this.host.record({ type: "volume-resize", volKey: m.key, sizeBytes });
+    await this.host.log.commit();
+    this.host.events.emit("volume-resized", { volume: this.info });
+  }
+
+  lbaStatus(offset: number, length: number): LbaStatusRange[] {
+    this.checkUsable();
+    this.checkRange(offset, length, this.vs.meta.sizeBytes);
+    return this.lbaStatusOf(offset, length, (c) => this.vs.mapped.has(c));
+  }
+
+  lbaStatusOf(offset: number, length: number, mapped: (chunk: number) => boolean): LbaStatusRange[] {
+    const cs = this.chunkSize;
+    const end = offset + length;
+    const out: LbaStatusRange[] = [];
+    for (let c = Math.floor(offset / cs); c * cs < end; c++) {
+      const from = Math.max(offset, c * cs);
+      const to = Math.min(end, (c + 1) * cs);
+      const m = mapped(c);
+      const last = out[out.length - 1];
+      if (last && last.mapped === m) last.length += to - from;
+      else out.push({ offset: from, length: to - from, mapped: m });
+    }
+    return out;
+  }
+
+  createSnapshot(name: string): Promise<SnapshotInfo> {
+    return this.host
+      .createSnapshots([{ volume: this.vs.meta.name, snapshot: name }], false)
+      .then((r) => r[0] as SnapshotInfo);
+  }
+
+  listSnapshots(): SnapshotInfo[] {
+    this.checkUsable();
+    return this.vs.snapshots.map((s) => this.snapshotInfo(s));
+  }
+
+  snapshotInfo(s: SnapshotState): SnapshotInfo {
+    const info: SnapshotInfo = {
+      name: s.meta.name,
+      id: s.meta.id,
+      volume: this.vs.meta.name,
+      createdAt: s.meta.createdAt,
+      seq: s.meta.seq,
+      preservedChunks: s.table.size,
+      preservedBytes: s.dataChunks * this.chunkSize,
+      valid: s.valid,
+    };
+    if (s.invalidReason !== undefined) info.invalidReason = s.invalidReason;
+    if (s.meta.group !== undefined) info.group = s.meta.group;
+    return info;
+  }
+
+  private findSnapshot(name: string): SnapshotState {
+    const s = this.vs.snapshotByName(name);
+    if (!s || this.deleting.has(s)) {
+      throw new EngineError("not-found", `snapshot ${name} not found on volume ${this.vs.meta.name}`);
+    }
+    return s;
+  }
+
+  getSnapshot(name: string): SnapshotReader {
+    this.checkUsable();
+    const snap = this.findSnapshot(name);
+    const vol = this;
+    return {
+      get info() {
+        return vol.snapshotInfo(snap);
+      },
+      sizeBytes: snap.meta.sizeBytes,
+      blockSize: this.vs.meta.blockSize as LogicalBlockSize,
+      read: (offset, length) => this.readSnapshot(snap, offset, length),
+      lbaStatus: (offset, length) => {
+        this.checkRange(offset, length, snap.meta.sizeBytes);
+        return this.lbaStatusOf(offset, length, (c) => {
+          const idx = this.vs.snapshots.indexOf(snap);
+          const slot = this.vs.resolve(idx, c);
+          return slot === null ? this.vs.mapped.has(c) : slot !== ZERO_SLOT;
+        });
+      },
+    };
+  }
+
+  private async readSnapshot(snap: SnapshotState, offset: number, length: number): Promise<Buffer> {
+    this.checkUsable();
+    if (this.deleting.has(snap) || !this.vs.snapshots.includes(snap)) {
+      throw new EngineError("not-found", `snapshot ${snap.meta.name} was deleted`);
+    }
+    if (!snap.valid) {
+      throw new EngineError(
+        "snapshot-invalid",
+        `snapshot ${snap.meta.name} is invalid: ${snap.invalidReason ?? ""}`,
+      );
+    }
+    this.checkRange(offset, length, snap.meta.sizeBytes);
+    this.snapshotReaders.set(snap, (this.snapshotReaders.get(snap) ?? 0) + 1);
+    try {
+      const buf = await this.readView(snap, offset, length);
+      this.counters.reads++;
+      this.counters.bytesRead += length;
+      return buf;
+    } finally {
+      const n = (this.snapshotReaders.get(snap) ?? 1) - 1;
+      if (n === 0) this.snapshotReaders.delete(snap);
+      else this.snapshotReaders.set(snap, n);
+      if (n === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /**
+   * Hands the snapshot's entries to the next older snapshot: metadata only, no data copied, no
+   * chunk lock taken. Waits only for reads of this very snapshot (their slots may be freed).
+   */
+  async deleteSnapshot(name: string): Promise<void> {
+    this.checkUsable();
+    const snap = this.findSnapshot(name);
+    const rb = this.vs.rollback;
+    if (rb && rb.snapKey === snap.meta.key)
+      throw new EngineError("busy", "snapshot is the source of a rollback");
+    this.deleting.add(snap);
+    try {
+      while ((this.snapshotReaders.get(snap) ?? 0) > 0)
+        await new Promise<void>((r) => this.idleWaiters.push(r));
+      const freed = this.host.record({
+        type: "snapshot-delete",
+        volKey: this.vs.meta.key,
+        snapKey: snap.meta.key,
+      });
+      await this.host.log.commit();
+      // Slots become reusable only once no durable record references them.
+      this.store.release(freed);
+    } finally {
+      this.deleting.delete(snap);
+    }
+    this.host.events.emit("snapshot-deleted", { volume: this.vs.meta.name, snapshot: name });
+  }
+
+  // ---- rollback ----------------------------------------------------------------------------
+
+  /**
+   * Online rollback: stamped like a write at seq R. Chunks differing from the snapshot are
+   * restored in the background; a write admitted after R restores its chunk first; reads after R
+   * see the snapshot's content for chunks not yet restored. Resumed after a crash.
+   */
+  async rollback(snapshot: string, onProgress?: (p: RollbackProgress) => void): Promise<void> {
+    this.checkUsable();
+    const snap = this.findSnapshot(snapshot);
+    if (!snap.valid) throw new EngineError("snapshot-invalid", `snapshot ${snapshot} is invalid`);
+    if (this.vs.rollback) throw new EngineError("busy", "a rollback is already in progress");
+    const seq = this.host.stamp();
+    this.host.record({ type: "rollback-start", volKey: this.vs.meta.key, snapKey: snap.meta.key, seq });
+    await this.host.log.commit();
+    await this.resumeRollback(onProgress);
+  }
+
+  resumeRollback(onProgress?: (p: RollbackProgress) => void): Promise<void> {
+    if (!this.rollbackRun) {
+      this.rollbackRun = this.runRollback(onProgress).finally(() => {
+        this.rollbackRun = null;
+      });
+    }
+    return this.rollbackRun;
+  }
+
+  private async runRollback(onProgress?: (p: RollbackProgress) => void): Promise<void> {
+    const rb = this.vs.rollback;
+    if (!rb) return;
+    const snap = this.vs.snapshots[this.vs.snapshotIndexByKey(rb.snapKey)] as SnapshotState;
+    const progress = (): RollbackProgress => ({
+      volume: this.vs.meta.name,
+      snapshot: snap.meta.name,
+      doneChunks: rb.done.size,
+      totalChunks: rb.done.size + rb.pending.size,
+    });
+    while (rb.pending.size > 0) {
+      if (this.closed) return;
+      const batch: number[] = [];
+      for (const c of rb.pending.sorted()) {
+        batch.push(c);
+        if (batch.length === 64) break;
+      }
+      await Promise.all(
+        batch.map(async (c) => {
+          const entry = this.locks.admitAt(rb.seq, c);
+          await this.locks.acquireWrite(entry);
+          try {
+            if (rb.pending.has(c) && !this.closed) await this.restoreChunk(c);
+          } finally {
+            this.locks.releaseWrite(entry);
+          }
+        }),
+      );
+      const p = progress();
+      onProgress?.(p);
+      this.host.events.emit("rollback-progress", p);
+    }
+    if (this.closed) return;
+    this.host.record({ type: "rollback-end", volKey: this.vs.meta.key });
+    await this.host.log.commit();
+    const p = progress();
+    onProgress?.(p);
+    this.host.events.emit("rollback-progress", p);
+    this.host.logger.info({ volume: this.vs.meta.name, snapshot: snap.meta.name }, "rollback complete");
+  }
+
+  /** Caller holds `chunk` exclusively. Writes the rollback snapshot's content of it into the origin. */
+  private async restoreChunk(chunk: number): Promise<void> {
+    const rb = this.vs.rollback;
+    if (!rb) return;
+    // The restore is a write at seq R: snapshots older than R must keep the current content.
+    await this.cowChunks(rb.seq, chunk, chunk + 1);
+    const cs = this.chunkSize;
+    const size = this.vs.meta.sizeBytes;
+    const len = Math.min(cs, size - chunk * cs);
+    const slot = this.vs.resolve(this.vs.snapshotIndexByKey(rb.snapKey), chunk);
+    if (len > 0 && slot !== null) {
+      const buf = Buffer.alloc(len);
+      if (slot !== ZERO_SLOT) await this.store.readSlot(slot, 0, buf, 0, len);
+      await this.originWrite(buf, chunk * cs);
+      this.restoreUnsynced = true;
+      if (slot === ZERO_SLOT && this.vs.mapped.has(chunk)) {
+        this.host.record({ type: "unmap", volKey: this.vs.meta.key, chunks: [chunk] });
+      } else if (slot !== ZERO_SLOT && !this.vs.mapped.has(chunk)) {
+        this.host.record({ type: "map", volKey: this.vs.meta.key, chunks: [chunk] });
+      }
+      this.noteWritten(chunk * cs, len, false);
+    }
+    this.host.record({ type: "rollback-done", volKey: this.vs.meta.key, chunks: [chunk] });
+  }
+
+  // ---- inspection --------------------------------------------------------------------------
+
+  blockMap(query: BlockMapQuery): BlockMap {
+    this.checkUsable();
+    const view = query.view === undefined ? null : this.findSnapshot(query.view);
+    const since = query.since === undefined ? null : this.findSnapshot(query.since);
+    return buildBlockMap(this.vs, view, since, query);
+  }
+
+  changedChunks(from: string, to?: string): ChangedChunks {
+    this.checkUsable();
+    const a = this.vs.snapshots.indexOf(this.findSnapshot(from));
+    const b = to === undefined ? this.vs.snapshots.length : this.vs.snapshots.indexOf(this.findSnapshot(to));
+    if (b < a) throw new EngineError("invalid-argument", `${to} is older than ${from}`);
+    const union = new Set<number>();
+    for (let i = a; i < b; i++)
+      for (const c of (this.vs.snapshots[i] as SnapshotState).table.keys()) union.add(c);
+    const cs = this.chunkSize;
+    const size = this.vs.meta.sizeBytes;
+    const ranges: { offset: number; length: number }[] = [];
+    for (const c of [...union].sort((x, y) => x - y)) {
+      const off = c * cs;
+      if (off >= size) continue;
+      const len = Math.min(cs, size - off);
+      const last = ranges[ranges.length - 1];
+      if (last && last.offset + last.length === off) last.length += len;
+      else ranges.push({ offset: off, length: len });
+    }
+    return { chunkSize: cs, ranges };
+  }
+
+  stats(): VolumeStats {
+    return { ...this.counters };
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  /** Stops background work and waits for executing writes; the pool then closes the files. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.rollbackRun) await this.rollbackRun.catch(() => undefined);
+    while (this.inflight > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+    await this.originSync.sync().catch(() => undefined);
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  private checkUsable(): void {
+    this.host.checkOpen();
+    if (this.closed) throw new EngineError("closed", `volume ${this.vs.meta.name} is closed`);
+  }
+
+  private checkRange(offset: number, length: number, size: number): void {
+    const bs = this.vs.meta.blockSize;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0) {
+      throw new EngineError(
+        "invalid-argument",
+        "offset and length must be non-negative integers, length > 0",
+      );
+    }
+    if (offset % bs !== 0 || length % bs !== 0) {
+      throw new EngineError(
+        "invalid-argument",
+        `offset and length must be multiples of the ${bs}-byte block`,
+      );
+    }
+    if (offset + length > size) throw new EngineError("out-of-range", `range ends past ${size}`);
+  }
+
+  private anyMapped(from: number, to: number): boolean {
+    const cs = this.chunkSize;
+    return this.vs.mapped.countRange(Math.floor(from / cs), Math.ceil(to / cs)) > 0;
+  }
+
+  private async originWrite(data: Uint8Array, offset: number): Promise<void> {
+    try {
+      await this.origin.write(data, offset);
+    } catch (err) {
+      throw toEngineError(err, `origin write at ${offset}`);
+    }
+  }
+
+  private async originRead(buf: Uint8Array, offset: number): Promise<void> {
+    try {
+      const n = await this.origin.read(buf, offset);
+      if (n < buf.length) buf.fill(0, n);
+    } catch (err) {
+      throw toEngineError(err, `origin read at ${offset}`);
+    }
+  }
+
+  /** Accounting + "chunks-written" events (batched per tick). */
+  private noteWritten(offset: number, length: number, maps = true): void {
+    const cs = this.chunkSize;
+    const lo = Math.floor(offset / cs);
+    const hi = Math.ceil((offset + length) / cs);
+    if (maps) {
+      const fresh: number[] = [];
+      for (let c = lo; c < hi; c++) if (!this.vs.mapped.has(c)) fresh.push(c);
+      if (fresh.length > 0) this.host.record({ type: "map", volKey: this.vs.meta.key, chunks: fresh });
+    }
+    for (let c = lo; c < hi; c++) this.writtenChunks.push(c);
+    if (!this.eventScheduled) {
+      this.eventScheduled = true;
+      setImmediate(() => {
+        this.eventScheduled = false;
+        const chunks = this.writtenChunks;
+        this.writtenChunks = [];
+        if (chunks.length > 0) this.host.events.emit("chunks-written", { volume: this.vs.meta.name, chunks });
+      });
+    }
+  }
+}
