@@ -42,7 +42,9 @@ export const Asc = {
   miscompareDuringVerify: 0x1d00,
   internalTargetFailure: 0x4400,
   insufficientRegistrationResources: 0x5504,
-  lowLevelFormatNotReady: 0x0404,
+  notReadyCauseNotReportable: 0x0400,
+  notReadyManualIntervention: 0x0403,
+  notReadyOperationInProgress: 0x0407,
   mediumNotPresent: 0x3a00,
 } as const;
 
