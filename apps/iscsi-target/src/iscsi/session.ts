@@ -305,7 +305,7 @@ export class Session {
       const ttt = this.allocateTtt();
       const r2tSN = task.r2tSN++;
       task.dataSN++;
-      task.r2ts.set(ttt, { ttt, r2tSN, offset, length, received: 0 });
+      task.r2ts.set(ttt, { ttt, r2tSN, offset, length, received: 0, nextDataSN: 0 });
       this.tttToTask.set(ttt, task);
       task.nextR2TOffset = offset + length;
       const link = this.link;
@@ -352,6 +352,8 @@ export class Session {
         this.reject(pdu, RejectReason.protocolError);
         return;
       }
+      if (d.dataSN !== task.unsolicitedDataSN) this.dataSequenceError(pdu, task);
+      task.unsolicitedDataSN++;
       task.place(d.bufferOffset, d.data);
       if (d.final) task.unsolicitedPending = false;
     } else {
@@ -360,6 +362,8 @@ export class Session {
         this.reject(pdu, RejectReason.invalidPduField);
         return;
       }
+      if (d.dataSN !== r2t.nextDataSN) this.dataSequenceError(pdu, task);
+      r2t.nextDataSN++;
       task.place(d.bufferOffset, d.data);
       r2t.received += d.data.length;
       if (d.final || r2t.received >= r2t.length) {
@@ -368,6 +372,19 @@ export class Session {
       }
     }
     this.advance(task);
+  }
+
+  /**
+   * A Data-Out out of sequence: at ErrorRecoveryLevel 0 the data cannot be recovered by SNACK, so
+   * the task fails with the connection (RFC 7143 §7.1.4.3 / §7.12).
+   */
+  private dataSequenceError(pdu: Pdu, task: ScsiTask): never {
+    this.reject(pdu, RejectReason.protocolError);
+    this.abortTask(task);
+    throw new IscsiProtocolError(
+      "invalid-field",
+      `DataSN out of sequence for ITT 0x${task.itt.toString(16)}`,
+    );
   }
 
   /** Send the task's data and status, then forget it. */
@@ -381,15 +398,16 @@ export class Session {
     const edtl = req.expectedDataTransferLength;
     const data = response.dataIn;
     let residual: Residual;
-    if (req.write && task.admission.kind === "ready") {
-      const cdbLength = task.admission.cdbDataOutLength ?? task.admission.dataOutLength;
-      residual = residualFor(edtl, cdbLength);
+    const cdbOut =
+      task.admission.kind === "ready" ? (task.admission.cdbDataOutLength ?? task.admission.dataOutLength) : 0;
+    if (req.write || cdbOut > 0) {
+      // What the CDB describes against EDTL, even when EDTL is 0 and the W bit absent.
+      residual = residualFor(edtl, cdbOut);
     } else if (data && data.length > 0) {
       residual = residualFor(edtl, data.length);
     } else {
       residual = residualFor(edtl, 0);
     }
-    if (edtl === 0 && !data) residual = NO_RESIDUAL;
 
     const toSend = data && req.read ? Math.min(data.length, edtl) : 0;
     const collapse = response.status === ScsiStatus.good && !response.sense && toSend > 0;

@@ -19,6 +19,8 @@ export interface OutstandingR2T {
   offset: number;
   length: number;
   received: number;
+  /** DataSN the next Data-Out answering this R2T must carry (each sequence starts at 0). */
+  nextDataSN: number;
 }
 
 export class ScsiTask {
@@ -28,6 +30,8 @@ export class ScsiTask {
   received = 0;
   /** Unsolicited data still to come (command PDU had F=0). */
   unsolicitedPending: boolean;
+  /** DataSN the next unsolicited Data-Out must carry. */
+  unsolicitedDataSN = 0;
   /** Next offset to ask for with an R2T. */
   nextR2TOffset: number;
   r2tSN = 0;
