@@ -1,0 +1,411 @@
+// The management server against a real engine pool in a temp dir, over real sockets: HTTP JSON-RPC,
+// WebSocket with events, /metrics and the snapshot data stream. Only the iSCSI side is a double.
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openPool, type PoolHandle } from "@livesnap/engine";
+import {
+  createClient,
+  decodeBlockMap,
+  type EventName,
+  type EventPayload,
+  httpTransport,
+  PROTOCOL_VERSION,
+  type RpcClient,
+  RpcError,
+  runsToChunks,
+  snapshotDataPath,
+  WS_CLOSE_UNAUTHORIZED,
+  wsTransport,
+} from "@livesnap/protocol";
+import pino from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { type ManagementServer, startManagementServer } from "../../src/management/server.js";
+import { TargetControlDouble } from "./target-control-double.js";
+
+const MiB = 1024 * 1024;
+const CHUNK = 64 * 1024;
+
+let dir: string;
+let pool: PoolHandle;
+let control: TargetControlDouble;
+let server: ManagementServer;
+let client: RpcClient;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "livesnap-mgmt-"));
+  pool = await openPool({ dir: join(dir, "pool"), chunkSize: CHUNK });
+  control = new TargetControlDouble(pool);
+  server = await startManagementServer({
+    pool,
+    control,
+    dataDir: dir,
+    port: 0,
+    logger: pino({ level: process.env.LIVESNAP_TEST_LOG ?? "silent" }),
+    version: "9.9.9-test",
+  });
+  client = createClient(httpTransport({ url: server.url, token: server.token }));
+});
+
+afterEach(async () => {
+  await server.close();
+  await pool.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function write(volume: string, offset: number, data: Buffer): Promise<void> {
+  const handle = pool.getVolume(volume);
+  await handle.write(handle.admit(offset, data.length), data);
+}
+
+function rpc(body: unknown, token?: string): Promise<Response> {
+  return fetch(`${server.url}/v1/rpc`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+}
+
+async function connectWs(): Promise<RpcClient> {
+  return createClient(
+    await wsTransport({ url: server.url, token: server.token, connect: (url) => new WebSocket(url) }),
+  );
+}
+
+/** Resolves with the close code of a raw socket. */
+function closeCode(ws: WebSocket): Promise<number> {
+  return new Promise((resolve) => ws.on("close", (code) => resolve(code)));
+}
+
+function waitFor<E extends EventName>(
+  c: RpcClient,
+  event: E,
+  match: (p: EventPayload<E>) => boolean = () => true,
+  timeoutMs = 5000,
+): Promise<EventPayload<E>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} event within ${timeoutMs} ms`)), timeoutMs);
+    const off = c.on(event, (p) => {
+      if (!match(p)) return;
+      clearTimeout(timer);
+      off();
+      resolve(p);
+    });
+  });
+}
+
+describe("authentication", () => {
+  it("keeps the token in <dataDir>/api-token with mode 0600 and the URL in api-url", async () => {
+    const path = join(dir, "api-token");
+    expect((await readFile(path, "utf8")).trim()).toBe(server.token);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect((await readFile(join(dir, "api-url"), "utf8")).trim()).toBe(server.url);
+  });
+
+  it("refuses HTTP calls without or with a wrong token (401)", async () => {
+    const call = { jsonrpc: "2.0", id: 1, method: "volume.list", params: {} };
+    for (const token of [undefined, "wrong", `${server.token}x`]) {
+      const res = await rpc(call, token);
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { error: { data: { kind: string } } }).error.data.kind).toBe(
+        "unauthorized",
+      );
+    }
+    expect((await rpc(call, server.token)).status).toBe(200);
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${server.url}${snapshotDataPath("v", "s")}`)).status).toBe(401);
+    const typed = createClient(httpTransport({ url: server.url, token: "wrong" }));
+    await expect(typed.call("volume.list", {})).rejects.toMatchObject({ kind: "unauthorized" });
+  });
+
+  it("refuses a WebSocket with a wrong Authorization header at the upgrade", async () => {
+    const ws = new WebSocket(`${server.url.replace("http", "ws")}/v1/ws`, {
+      headers: { authorization: "Bearer wrong" },
+    });
+    const status = await new Promise<number | undefined>((resolve) => {
+      ws.on("unexpected-response", (_req, res) => resolve(res.statusCode));
+      ws.on("open", () => resolve(undefined));
+      ws.on("error", () => {});
+    });
+    expect(status).toBe(401);
+  });
+
+  it("closes a WebSocket whose first call is not a valid auth", async () => {
+    const wsUrl = `${server.url.replace("http", "ws")}/v1/ws`;
+    const unauthenticated = new WebSocket(wsUrl);
+    const code1 = closeCode(unauthenticated);
+    const answers: string[] = [];
+    unauthenticated.on("message", (d) => answers.push(String(d)));
+    unauthenticated.on("open", () =>
+      unauthenticated.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "volume.list", params: {} })),
+    );
+    expect(await code1).toBe(WS_CLOSE_UNAUTHORIZED);
+    expect(JSON.parse(answers[0]!).error.data.kind).toBe("unauthorized");
+
+    await expect(
+      wsTransport({ url: server.url, token: "wrong", connect: (url) => new WebSocket(url) }),
+    ).rejects.toBeInstanceOf(RpcError);
+  });
+
+  it("accepts a WebSocket authenticated by header or by an auth call", async () => {
+    const ws = new WebSocket(`${server.url.replace("http", "ws")}/v1/ws`, {
+      headers: { authorization: `Bearer ${server.token}` },
+    });
+    const answer = await new Promise<string>((resolve) => {
+      ws.on("open", () => ws.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "volume.list" })));
+      ws.on("message", (d) => resolve(String(d)));
+    });
+    expect(JSON.parse(answer).result).toEqual({ volumes: [] });
+    ws.close();
+    const viaAuth = await connectWs();
+    expect((await viaAuth.call("volume.list", {})).volumes).toEqual([]);
+    await viaAuth.close();
+  });
+});
+
+describe("methods on a real pool", () => {
+  it("says hello and refuses another protocol version", async () => {
+    const hello = await client.call("hello", { protocolVersion: PROTOCOL_VERSION, client: "test" });
+    expect(hello).toMatchObject({ protocolVersion: PROTOCOL_VERSION, serverVersion: "9.9.9-test" });
+    expect(hello.methods).toContain("snapshot.create");
+    expect(hello.events).toContain("blockmap.delta");
+    await expect(client.call("hello", { protocolVersion: PROTOCOL_VERSION + 1 })).rejects.toMatchObject({
+      kind: "version-mismatch",
+    });
+  });
+
+  it("answers malformed params and unknown methods with typed errors naming the field", async () => {
+    const res = await rpc(
+      { jsonrpc: "2.0", id: 1, method: "volume.create", params: { name: "v", sizeBytes: "big" } },
+      server.token,
+    );
+    const body = (await res.json()) as { error: { code: number; data: { issues: { field: string }[] } } };
+    expect(body.error.code).toBe(-32602);
+    expect(body.error.data.issues.map((i) => i.field)).toEqual(["params.sizeBytes"]);
+    const unknown = (await (
+      await rpc({ jsonrpc: "2.0", id: 2, method: "volume.nuke" }, server.token)
+    ).json()) as {
+      error: { code: number };
+    };
+    expect(unknown.error.code).toBe(-32601);
+  });
+
+  it("creates, lists, resizes and deletes volumes, telling the iSCSI side", async () => {
+    const { volume } = await client.call("volume.create", { name: "vol1", sizeBytes: 4 * MiB });
+    expect(volume).toMatchObject({ name: "vol1", sizeBytes: 4 * MiB, chunkSize: CHUNK, snapshotCount: 0 });
+    expect((await client.call("volume.list", {})).volumes.map((v) => v.name)).toEqual(["vol1"]);
+    await expect(client.call("volume.create", { name: "vol1", sizeBytes: MiB })).rejects.toMatchObject({
+      kind: "already-exists",
+    });
+    expect(
+      (await client.call("volume.resize", { volume: "vol1", sizeBytes: 8 * MiB })).volume.sizeBytes,
+    ).toBe(8 * MiB);
+    await client.call("volume.delete", { volume: "vol1" });
+    expect((await client.call("volume.list", {})).volumes).toEqual([]);
+    await expect(client.call("volume.get", { volume: "vol1" })).rejects.toMatchObject({ kind: "not-found" });
+    expect(control.calls).toEqual(["volumeChanged vol1", "volumeChanged vol1", "volumeChanged vol1"]);
+  });
+
+  it("snapshots live, maps, diffs, streams snapshot data and rolls back", async () => {
+    await client.call("volume.create", { name: "vol1", sizeBytes: 4 * MiB });
+    const before = Buffer.alloc(2 * CHUNK, 0xab);
+    await write("vol1", 0, before);
+    const { snapshot: s1 } = await client.call("snapshot.create", { volume: "vol1", name: "s1" });
+    expect(s1).toMatchObject({ name: "s1", volume: "vol1", valid: true });
+    await write("vol1", CHUNK, Buffer.alloc(CHUNK, 0xcd)); // overwrite chunk 1 only
+    await client.call("snapshot.create", { volume: "vol1", name: "s2" });
+    expect((await client.call("snapshot.list", { volume: "vol1" })).snapshots.map((s) => s.name)).toEqual([
+      "s1",
+      "s2",
+    ]);
+
+    const changed = await client.call("chunks.changed", { volume: "vol1", from: "s1", to: "s2" });
+    expect(changed).toEqual({ chunkSize: CHUNK, ranges: [{ offset: CHUNK, length: CHUNK }] });
+
+    const map = decodeBlockMap(await client.call("blockmap.get", { volume: "vol1", buckets: 4 }));
+    expect(map.buckets).toBe(4);
+    const column = (name: string) => map.classes.indexOf(name);
+    expect(column("unallocated")).toBeGreaterThanOrEqual(0);
+    let total = 0;
+    for (const n of map.counts) total += n;
+    expect(total).toBeGreaterThanOrEqual((4 * MiB) / CHUNK); // every chunk counted at least once
+    const preservedS1 = column("preserved:s1");
+    expect(preservedS1).toBeGreaterThanOrEqual(0);
+    expect(map.counts[preservedS1]).toBe(1); // chunk 1 was copied into s1 before its overwrite
+
+    const url = `${server.url}${snapshotDataPath("vol1", "s1")}`;
+    const auth = { authorization: `Bearer ${server.token}` };
+    const whole = Buffer.from(await (await fetch(url, { headers: auth })).arrayBuffer());
+    expect(whole.length).toBe(4 * MiB);
+    expect(whole.subarray(0, 2 * CHUNK).equals(before)).toBe(true);
+    expect(whole.subarray(2 * CHUNK).every((b) => b === 0)).toBe(true);
+    const part = await fetch(url, { headers: { ...auth, range: `bytes=${CHUNK - 2}-${CHUNK + 1}` } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get("content-range")).toBe(`bytes ${CHUNK - 2}-${CHUNK + 1}/${4 * MiB}`);
+    expect([...Buffer.from(await part.arrayBuffer())]).toEqual([0xab, 0xab, 0xab, 0xab]);
+    expect((await fetch(`${server.url}${snapshotDataPath("vol1", "nope")}`, { headers: auth })).status).toBe(
+      404,
+    );
+
+    await client.call("snapshot.rollback", { volume: "vol1", snapshot: "s1" });
+    expect((await pool.getVolume("vol1").read(0, 2 * CHUNK)).equals(before)).toBe(true);
+  });
+
+  it("exposes a snapshot through the iSCSI side and withdraws its LUN before deleting it", async () => {
+    await client.call("volume.create", { name: "vol1", sizeBytes: MiB });
+    await client.call("snapshot.create", { volume: "vol1", name: "s1" });
+    await expect(client.call("snapshot.expose", { volume: "vol1", snapshot: "nope" })).rejects.toMatchObject({
+      kind: "not-found",
+    });
+    const { lun } = await client.call("snapshot.expose", { volume: "vol1", snapshot: "s1" });
+    expect(lun).toMatchObject({ lun: 1, readOnly: true, source: { kind: "snapshot", snapshot: "s1" } });
+    expect((await client.call("target.list", {})).targets[0]!.luns).toHaveLength(2);
+    await client.call("snapshot.delete", { volume: "vol1", snapshot: "s1" });
+    expect(control.calls.slice(-2)).toEqual([`expose vol1@s1`, `withdraw ${lun.target}/1`]);
+    expect((await client.call("snapshot.list", { volume: "vol1" })).snapshots).toEqual([]);
+  });
+
+  it("takes a group snapshot across volumes", async () => {
+    await client.call("volume.create", { name: "a", sizeBytes: MiB });
+    await client.call("volume.create", { name: "b", sizeBytes: MiB });
+    const result = await client.call("group.snapshot", {
+      entries: [
+        { volume: "a", snapshot: "g" },
+        { volume: "b", snapshot: "g" },
+      ],
+    });
+    expect(result.snapshots.map((s) => `${s.volume}@${s.name}`)).toEqual(["a@g", "b@g"]);
+    expect(new Set(result.snapshots.map((s) => s.seq)).size).toBe(1); // one admission point
+    await expect(
+      client.call("group.snapshot", {
+        entries: [
+          { volume: "a", snapshot: "h" },
+          { volume: "zz", snapshot: "h" },
+        ],
+      }),
+    ).rejects.toMatchObject({ kind: "not-found" });
+  });
+
+  it("reports stats and Prometheus metrics from the engine", async () => {
+    await client.call("volume.create", { name: "vol1", sizeBytes: MiB });
+    await write("vol1", 0, Buffer.alloc(CHUNK, 1));
+    await client.call("snapshot.create", { volume: "vol1", name: "s1" });
+    await write("vol1", 0, Buffer.alloc(CHUNK, 2));
+    const { volumes } = await client.call("stats.get", { volume: "vol1" });
+    expect(volumes[0]!.stats).toMatchObject({ writes: 2, bytesWritten: 2 * CHUNK, cowCopies: 1 });
+    control.login({
+      id: 1,
+      target: "iqn.2026-11.io.livesnap:vol1",
+      initiator: "iqn.test:init",
+      isid: "400001370000",
+      remoteAddress: "127.0.0.1:40000",
+      connections: 1,
+      loggedInAt: new Date().toISOString(),
+      headerDigest: "None",
+      dataDigest: "None",
+    });
+    const res = await fetch(`${server.url}/metrics`, {
+      headers: { authorization: `Bearer ${server.token}` },
+    });
+    const text = await res.text();
+    expect(text).toMatch(/^livesnap_volume_writes_total\{volume="vol1"\} 2$/m);
+    expect(text).toMatch(
+      new RegExp(`^livesnap_volume_written_bytes_total\\{volume="vol1"\\} ${2 * CHUNK}$`, "m"),
+    );
+    expect(text).toMatch(/^livesnap_volume_cow_copies_total\{volume="vol1"\} 1$/m);
+    expect(text).toMatch(/^livesnap_volume_snapshots\{volume="vol1"\} 1$/m);
+    expect(text).toMatch(/^livesnap_iscsi_sessions 1$/m);
+    expect(text).toMatch(/^livesnap_iscsi_logins_total 1$/m);
+    expect(text).toMatch(/^livesnap_api_call_duration_seconds_count\{method="stats.get",outcome="ok"\} 1$/m);
+  });
+});
+
+describe("events over WebSocket", () => {
+  it("pushes snapshot, volume and session events to subscribers", async () => {
+    const ws = await connectWs();
+    expect((await ws.call("events.subscribe", {})).events).toContain("snapshot.created");
+    const created = waitFor(ws, "volume.created");
+    await client.call("volume.create", { name: "vol1", sizeBytes: MiB });
+    expect((await created).volume.name).toBe("vol1");
+    const snap = waitFor(ws, "snapshot.created");
+    await client.call("snapshot.create", { volume: "vol1", name: "s1" });
+    expect(await snap).toMatchObject({ volume: "vol1", snapshot: { name: "s1" } });
+    const login = waitFor(ws, "session.login");
+    control.login({
+      id: 7,
+      target: "t",
+      initiator: "i",
+      isid: "0",
+      remoteAddress: "127.0.0.1:1",
+      connections: 1,
+      loggedInAt: new Date().toISOString(),
+      headerDigest: "None",
+      dataDigest: "None",
+    });
+    expect((await login).id).toBe(7);
+    await ws.close();
+  });
+
+  it("filters by volume and event name", async () => {
+    await client.call("volume.create", { name: "a", sizeBytes: MiB });
+    await client.call("volume.create", { name: "b", sizeBytes: MiB });
+    const ws = await connectWs();
+    await ws.call("events.subscribe", { events: ["snapshot.created"], volumes: ["b"] });
+    const seen: string[] = [];
+    ws.on("snapshot.created", (e) => seen.push(`${e.volume}@${e.snapshot.name}`));
+    ws.on("snapshot.deleted", (e) => seen.push(`deleted ${e.volume}@${e.snapshot}`));
+    const last = waitFor(ws, "snapshot.created", (e) => e.snapshot.name === "last");
+    await client.call("snapshot.create", { volume: "a", name: "x" });
+    await client.call("snapshot.create", { volume: "b", name: "y" });
+    await client.call("snapshot.delete", { volume: "b", snapshot: "y" });
+    await client.call("snapshot.create", { volume: "b", name: "last" });
+    await last;
+    expect(seen).toEqual(["b@y", "b@last"]);
+    await ws.close();
+  });
+
+  it("coalesces written chunks into at most 10 deltas per second, losing none", async () => {
+    await client.call("volume.create", { name: "vol1", sizeBytes: 4 * MiB });
+    const ws = await connectWs();
+    await ws.call("events.subscribe", { events: ["blockmap.delta"] });
+    const deltas: number[][] = [];
+    ws.on("blockmap.delta", (d) => {
+      expect(d.chunkSize).toBe(CHUNK);
+      deltas.push(runsToChunks(d.runs));
+    });
+    const written = new Set<number>();
+    const started = Date.now();
+    for (let i = 0; i < 200; i++) {
+      const chunk = (i * 7) % 64;
+      written.add(chunk);
+      await write("vol1", chunk * CHUNK + 512, Buffer.alloc(512, i));
+    }
+    const elapsed = Date.now() - started;
+    await new Promise((r) => setTimeout(r, 300)); // the last delta
+    const received = new Set(deltas.flat());
+    expect(received).toEqual(written);
+    expect(deltas.length).toBeLessThanOrEqual(Math.ceil((elapsed + 300) / 100) + 1);
+    await ws.close();
+  });
+
+  it("sends per-volume I/O rates once a second", async () => {
+    await client.call("volume.create", { name: "vol1", sizeBytes: MiB });
+    const ws = await connectWs();
+    await ws.call("events.subscribe", { events: ["volume.io"], volumes: ["vol1"] });
+    await waitFor(ws, "volume.io", () => true, 3000); // first interval: a baseline
+    const samples: { volume: string; bytes: number }[] = [];
+    ws.on("volume.io", (r) =>
+      samples.push({ volume: r.volume, bytes: (r.writeBytesPerSec * r.intervalMs) / 1000 }),
+    );
+    await write("vol1", 0, Buffer.alloc(CHUNK, 9));
+    await write("vol1", CHUNK, Buffer.alloc(CHUNK, 9));
+    await new Promise((r) => setTimeout(r, 2200));
+    expect(samples.length).toBeGreaterThanOrEqual(2);
+    expect(samples.length).toBeLessThanOrEqual(3);
+    expect(samples.every((s) => s.volume === "vol1")).toBe(true);
+    // Rate × interval over the samples adds up to exactly the bytes written.
+    expect(samples.reduce((n, s) => n + s.bytes, 0)).toBeCloseTo(2 * CHUNK, 3);
+    await ws.close();
+  });
+});
