@@ -2,6 +2,7 @@
 # scenarios.sh - the interop suite's boots, in order, against one running target.
 # Environment (set by run-livesnap.sh / run-tgt.sh):
 #   PORTAL=127.0.0.1:PORT TARGET=IQN       the target under test
+#   ORIGIN_LUN=N                            the scratch LUN (default: lowest disk LUN)
 #   SNAPSHOT_HOOK='cmd'                     host command run at the guest's SNAPSHOT hook;
 #                                           it writes SNAP_LUN=N to $LS_VM_HOOK_ENV
 #   CHAP_USER CHAP_PASS [ENABLE_CHAP='cmd'] CHAP boots (ENABLE_CHAP runs just before them)
@@ -33,11 +34,11 @@ python3 "$HERE/vm.py" setup $([ "${LS_VM_FIO:-0}" = 1 ] && echo --fio) || { echo
 
 if [[ $ONLY == *" fs "* ]]; then
   # discovery + CRC32C header and data digests + the file-system workload (+ fio)
-  boot fs-digests --scenario fs --discovery --header-digest CRC32C --data-digest CRC32C \
+  boot fs-digests --scenario fs --lun "${ORIGIN_LUN:-auto}" --discovery --header-digest CRC32C --data-digest CRC32C \
     $([ "${LS_VM_FIO:-0}" = 1 ] && echo --fio)
 fi
 if [[ $ONLY == *" snap "* ]]; then
-  if boot snap-origin --scenario snap-origin --hook "SNAPSHOT=$SNAPSHOT_HOOK" --export "$WORK/snap.env" \
+  if boot snap-origin --scenario snap-origin --lun "${ORIGIN_LUN:-auto}" --hook "SNAPSHOT=$SNAPSHOT_HOOK" --export "$WORK/snap.env" \
        --initiator iqn.2026-11.dev.livesnap:vm-snap; then
     SNAP_LUN=$(sed -n 's/^SNAP_LUN=//p' "$WORK/snap.env")
     boot snap-verify --scenario snap-verify --set-file "$WORK/snap.env" --lun "${SNAP_LUN:-missing}"
@@ -47,7 +48,7 @@ if [[ $ONLY == *" snap "* ]]; then
 fi
 if [[ $ONLY == *" chap "* ]]; then
   if [ -n "${ENABLE_CHAP:-}" ]; then bash -c "$ENABLE_CHAP" || failed+=("enable-chap"); fi
-  boot chap-login --scenario login --chap "$CHAP_USER:$CHAP_PASS"
+  boot chap-login --scenario login --lun "${ORIGIN_LUN:-auto}" --chap "$CHAP_USER:$CHAP_PASS"
   boot chap-wrong-secret --scenario login --chap "$CHAP_USER:wrong-$CHAP_PASS" --expect-login-fail
 fi
 total=$(secs "$T0")
