@@ -167,16 +167,17 @@ export async function startManagementServer(options: ManagementServerOptions): P
       warnedSlow = false;
       ws.send(JSON.stringify({ jsonrpc: "2.0", method: name, params: payload }));
     });
-    // Answers go out in request order even when handlers finish out of order.
-    let queue: Promise<void> = Promise.resolve();
+    // Calls run concurrently (a long rollback does not hold up a stats call); answers carry their ids.
     ws.on("message", (data, isBinary) => {
       const text = isBinary ? "" : data.toString();
-      queue = queue.then(async () => {
-        const answer = await dispatcher.handleText(text, ctx);
-        if (answer !== undefined && ws.readyState === ws.OPEN) ws.send(answer);
-        if (!ctx.authenticated) ws.close(WS_CLOSE_UNAUTHORIZED, "unauthorized");
-        else clearTimeout(authTimer);
-      });
+      dispatcher
+        .handleText(text, ctx)
+        .then((answer) => {
+          if (answer !== undefined && ws.readyState === ws.OPEN) ws.send(answer);
+          if (!ctx.authenticated) ws.close(WS_CLOSE_UNAUTHORIZED, "unauthorized");
+          else clearTimeout(authTimer);
+        })
+        .catch((err: unknown) => logger.error({ err }, "management WebSocket call failed"));
     });
     ws.on("close", () => {
       clearTimeout(authTimer);
@@ -213,7 +214,11 @@ export async function startManagementServer(options: ManagementServerOptions): P
     async close() {
       hub.stop();
       control.events.off("session-login", onLogin);
-      for (const client of wss.clients) client.close(1001, "server shutting down");
+      for (const client of wss.clients) {
+        client.close(1001, "server shutting down");
+        // A client that does not answer the close handshake is cut off.
+        setTimeout(() => client.terminate(), 1000).unref();
+      }
       wss.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
