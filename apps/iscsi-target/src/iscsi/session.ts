@@ -20,7 +20,6 @@ import {
   IscsiProtocolError,
   type ItNexus,
   isImmediate,
-  NO_RESIDUAL,
   opcodeOf,
   type ParsedPdu,
   type Pdu,

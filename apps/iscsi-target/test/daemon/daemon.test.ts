@@ -1,0 +1,142 @@
+// The whole daemon in-process: engine pool on real files, iSCSI portal, management API.
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config/load.js";
+import { type Daemon, startDaemon } from "../../src/daemon.js";
+import { run } from "../helpers/tools.js";
+
+const IQN = "iqn.2026-11.io.livesnap:daemon-test";
+const dirs: string[] = [];
+const daemons: Daemon[] = [];
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "livesnap-daemon-"));
+  dirs.push(d);
+  return d;
+}
+
+function writeConfig(dir: string, extra: object = {}): string {
+  const file = join(dir, "config.json");
+  writeFileSync(
+    file,
+    JSON.stringify({
+      targets: [{ iqn: IQN, autoVolumes: true }],
+      defaultVolume: { name: "vol0", sizeBytes: 32 * 1024 * 1024 },
+      ...extra,
+    }),
+  );
+  return file;
+}
+
+async function start(dataDir: string, configFile: string): Promise<Daemon> {
+  const d = await startDaemon({
+    dataDir,
+    configFile,
+    portals: [{ host: "127.0.0.1", port: 0 }],
+    apiListen: { host: "127.0.0.1", port: 0 },
+    logger: pino({ level: "silent" }),
+  });
+  daemons.push(d);
+  return d;
+}
+
+afterEach(async () => {
+  for (const d of daemons.splice(0)) await d.stop();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe("daemon", () => {
+  it("creates the default volume, serves it, and keeps data across a restart", async () => {
+    const dir = tempDir();
+    const cfg = writeConfig(dir);
+    const data = join(dir, "data");
+    let d = await start(data, cfg);
+    const port = d.portals[0]?.port;
+    const ls = await run("iscsi-ls", ["-s", `iscsi://127.0.0.1:${port}`]);
+    expect(ls.code).toBe(0);
+    expect(ls.stdout).toContain(`Target:${IQN}`);
+    // iscsi-ls prints (last LBA × block size) in MiB, rounded down: 31M for 32 MiB.
+    expect(ls.stdout).toMatch(/Lun:0\s+Type:DIRECT_ACCESS \(Size:31M\)/);
+
+    const image = join(dir, "img.raw");
+    writeFileSync(image, randomBytes(4 * 1024 * 1024));
+    const url = `iscsi://127.0.0.1:${port}/${IQN}/0`;
+    const conv = await run("qemu-img", ["convert", "-n", "-f", "raw", "-O", "raw", image, url], 120_000);
+    expect(conv.stderr).toBe("");
+    expect(conv.code).toBe(0);
+
+    await d.stop();
+    daemons.length = 0;
+    d = await start(data, cfg);
+    const url2 = `iscsi://127.0.0.1:${d.portals[0]?.port}/${IQN}/0`;
+    const back = join(dir, "back.raw");
+    const read = await run("qemu-img", ["convert", "-f", "raw", "-O", "raw", url2, back], 120_000);
+    expect(read.code).toBe(0);
+    expect(
+      readFileSync(back)
+        .subarray(0, 4 * 1024 * 1024)
+        .equals(readFileSync(image)),
+    ).toBe(true);
+  });
+
+  it("stops cleanly while an initiator is connected", async () => {
+    const dir = tempDir();
+    const d = await start(join(dir, "data"), writeConfig(dir));
+    const port = d.portals[0]?.port;
+    const pending = run("qemu-img", [
+      "bench",
+      "-f",
+      "raw",
+      "-t",
+      "none",
+      "-c",
+      "2000",
+      `iscsi://127.0.0.1:${port}/${IQN}/0`,
+    ]);
+    await new Promise((r) => setTimeout(r, 200));
+    await d.stop();
+    daemons.length = 0;
+    await pending; // the initiator sees its connection end; the daemon is gone without hanging
+  });
+});
+
+describe("config", () => {
+  it("names the offending field", async () => {
+    const dir = tempDir();
+    const file = join(dir, "bad.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        portals: [{ host: "0.0.0.0", port: 3260 }],
+        targets: [{ iqn: "not-an-iqn", chap: { username: "u", secret: "short" } }],
+      }),
+    );
+    await expect(loadConfig(file)).rejects.toThrow(ConfigError);
+    const err = await loadConfig(file).catch((e: Error) => e.message);
+    expect(err).toContain("targets[0].iqn: must be an iSCSI name");
+    expect(err).toContain("targets[0].chap.secret: CHAP secrets must be at least 12 characters");
+  });
+
+  it("refuses a target without CHAP on a non-loopback portal", async () => {
+    const dir = tempDir();
+    const file = join(dir, "open.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ portals: [{ host: "0.0.0.0", port: 3260 }], targets: [{ iqn: IQN }] }),
+    );
+    const err = await loadConfig(file).catch((e: Error) => e.message);
+    expect(err).toContain("targets[0].chap: required when a portal listens beyond loopback");
+  });
+
+  it("the embedded default serves one 1 GiB volume on loopback without auth", async () => {
+    const cfg = await loadConfig(undefined);
+    expect(cfg.portals).toEqual([{ host: "127.0.0.1", port: 3260 }]);
+    expect(cfg.targets[0]?.iqn).toBe("iqn.2026-11.io.livesnap:default");
+    expect(cfg.targets[0]?.chap).toBeUndefined();
+    expect(cfg.defaultVolume?.sizeBytes).toBe(1024 * 1024 * 1024);
+  });
+});
