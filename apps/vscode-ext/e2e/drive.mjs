@@ -1,0 +1,557 @@
+// End-to-end test of the livesnap extension in a real VS Code (code-server) driven by playwright-core
+// in Debian's headless Chromium, against the REAL livesnap target. Started by e2e/run.sh, which has
+// installed the .vsix into a fresh profile and started code-server.
+//
+// Story: the extension activates; with no target configured the welcome view shows; a connection is
+// added from the palette while the target is down (error state); the target starts (real daemon,
+// real iSCSI portal); a wrong token is refused; the right one (from the data dir) connects; the tree
+// shows volumes; a writer writes through iscsi:// with qemu-io; the block map lights up; a live
+// snapshot is taken from the palette while the writer runs; it appears in the tree and the block map
+// changes (preserved chunks, written-since, diff); a 16 TiB volume's map renders and zooms.
+//
+// env: VSCODE_URL, OUT_DIR, RUN_DIR, TARGET_JS. Prints `E2E: N passed, N failed` last.
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const url = process.env.VSCODE_URL;
+const outDir = process.env.OUT_DIR ?? ".";
+const runDir = process.env.RUN_DIR ?? mkdtempSync("/tmp/livesnap-e2e-");
+const targetJs = process.env.TARGET_JS;
+const TIMEOUT = Number(process.env.E2E_TIMEOUT_MS ?? 30000);
+if (!url || !targetJs) {
+  console.error("VSCODE_URL and TARGET_JS must be set (run e2e/run.sh)");
+  console.log("E2E: 0 passed, 1 failed");
+  process.exit(2);
+}
+mkdirSync(outDir, { recursive: true });
+
+const t0 = Date.now();
+const stamp = (msg) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
+const results = [];
+let aborted = false;
+
+/** One named check: records pass/fail, keeps going (later checks may fail fast for the same cause). */
+async function check(name, fn) {
+  if (aborted) {
+    results.push({ name, ok: false, error: "skipped after a fatal failure" });
+    console.log(`FAIL ${name}: not run (an earlier fatal failure)`);
+    return undefined;
+  }
+  try {
+    const value = await fn();
+    results.push({ name, ok: true });
+    stamp(`ok   ${name}`);
+    return value;
+  } catch (err) {
+    results.push({ name, ok: false, error: String(err?.message ?? err) });
+    stamp(`FAIL ${name}: ${String(err?.message ?? err).split("\n")[0]}`);
+    try {
+      await page?.screenshot({ path: join(outDir, `failure-${results.length}.png`) });
+    } catch {}
+    return undefined;
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what, fn, timeoutMs = TIMEOUT, everyMs = 250) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ` (${last.message})` : ""}`);
+    await sleep(everyMs);
+  }
+}
+
+// ------------------------------------------------------------------ the real target
+
+const apiPort = await freePort();
+const portalPort = await freePort();
+const dataDir = join(runDir, "target-data");
+const iqn = "iqn.2026-11.dev.livesnap:e2e";
+let target;
+let token;
+
+function startTarget() {
+  mkdirSync(dataDir, { recursive: true });
+  const config = join(runDir, "target-config.json");
+  writeFileSync(config, JSON.stringify({ targets: [{ iqn, autoVolumes: true }] }, null, 2));
+  const log = openSync(join(runDir, "target.log"), "a");
+  target = spawn(
+    process.execPath,
+    [
+      targetJs,
+      "serve",
+      "--data-dir",
+      dataDir,
+      "--config",
+      config,
+      "--api",
+      `127.0.0.1:${apiPort}`,
+      "--portal",
+      `127.0.0.1:${portalPort}`,
+      "--json",
+    ],
+    { stdio: ["ignore", "pipe", log] },
+  );
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(
+      () => reject(new Error("target: no ready line within 20 s (see target.log)")),
+      20000,
+    );
+    target.stdout.on("data", (d) => {
+      out += d;
+      const line = out.split("\n").find((l) => l.includes('"ready"'));
+      if (line) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line));
+      }
+    });
+    target.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(
+        new Error(
+          `target exited with ${code} before it was ready: ${readFileSync(join(runDir, "target.log"), "utf8").slice(-800)}`,
+        ),
+      );
+    });
+  });
+}
+
+async function stopTarget() {
+  if (!target || target.exitCode !== null) return;
+  target.kill("SIGTERM");
+  const exited = await Promise.race([new Promise((r) => target.once("exit", () => r(true))), sleep(10000)]);
+  if (!exited) target.kill("SIGKILL");
+}
+
+let rpcId = 1;
+async function rpc(method, params = {}) {
+  const res = await fetch(`http://127.0.0.1:${apiPort}/v1/rpc`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ jsonrpc: "2.0", id: rpcId++, method, params }),
+  });
+  const body = await res.json();
+  if (body.error) throw new Error(`${method}: ${body.error.message}`);
+  return body.result;
+}
+
+// ------------------------------------------------------------------ writer: qemu-io through iscsi://
+
+const writer = { running: false, ok: 0, failed: 0, lastError: "" };
+async function runWriter(lunUrl, chunkSize, chunks) {
+  writer.running = true;
+  let pattern = 1;
+  while (writer.running) {
+    // 8 writes per login, to chunks in the first quarter so later writes overwrite snapshotted data.
+    const cmds = [];
+    for (let i = 0; i < 8; i++) {
+      const chunk = Math.floor(Math.random() * Math.max(1, Math.floor(chunks / 4)));
+      cmds.push("-c", `write -P ${pattern++ % 250} ${chunk * chunkSize} 64k`);
+    }
+    const r = await new Promise((resolve) => {
+      const p = spawn("qemu-io", ["-f", "raw", ...cmds, lunUrl], { stdio: ["ignore", "pipe", "pipe"] });
+      let err = "";
+      p.stderr.on("data", (d) => (err += d));
+      p.stdout.on("data", (d) => (err += d));
+      p.on("exit", (code) => resolve({ code, err }));
+      p.on("error", (e) => resolve({ code: -1, err: e.message }));
+    });
+    if (r.code === 0 && !/error|failed/i.test(r.err)) writer.ok++;
+    else {
+      writer.failed++;
+      writer.lastError = r.err.trim().split("\n").slice(-2).join(" ");
+      await sleep(500);
+    }
+    await sleep(150);
+  }
+}
+
+// ------------------------------------------------------------------ the browser
+
+const profile = mkdtempSync(join(runDir, "chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+  viewport: { width: 1400, height: 900 },
+});
+const blocked = [];
+await context.route("**/*", (route) => {
+  const u = new URL(route.request().url());
+  const h = u.hostname;
+  const local = h === "localhost" || h.endsWith(".localhost") || h.startsWith("127.") || h === "[::1]";
+  if (local || !/^(https?|wss?):$/.test(u.protocol)) return route.continue();
+  blocked.push(u.href);
+  return route.abort();
+});
+const page = context.pages()[0] ?? (await context.newPage());
+const pageErrors = [];
+page.on("pageerror", (e) => pageErrors.push(String(e)));
+
+const quickInput = page.locator(".quick-input-widget .quick-input-box input.input").filter({ visible: true });
+
+async function openPalette() {
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("F1");
+  try {
+    await quickInput.waitFor({ timeout: 4000 });
+  } catch {
+    await page.locator(".part.sidebar .composite.title").first().click();
+    await page.keyboard.press("F1");
+    await quickInput.waitFor({ timeout: TIMEOUT });
+  }
+}
+
+async function runCommand(title) {
+  await openPalette();
+  await quickInput.fill(`>${title}`);
+  const row = page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
+  await row.waitFor({ timeout: TIMEOUT });
+  await page.keyboard.press("Enter");
+  stamp(`palette: ${title}`);
+}
+
+/** Answers the next quick input (input box or pick): types `text`, waits for a match, Enter. */
+async function answer(text, { pick = false } = {}) {
+  await quickInput.waitFor({ timeout: TIMEOUT });
+  await quickInput.fill(text);
+  if (pick) {
+    await page
+      .locator(".quick-input-list .monaco-list-row", { hasText: text })
+      .first()
+      .waitFor({ timeout: TIMEOUT });
+  }
+  await sleep(150);
+  await page.keyboard.press("Enter");
+}
+
+const treePane = () => page.locator(".pane", { has: page.locator(".pane-header", { hasText: "Targets" }) });
+const treeRow = (text) => treePane().locator(".monaco-list-row", { hasText: text }).first();
+
+/** The frame holding the block-map webview (iframe.webview > #active-frame). */
+async function blockMapFrame(title) {
+  return until(`block-map webview "${title}"`, async () => {
+    for (const f of page.frames()) {
+      const h = await f.$("#title").catch(() => null);
+      if (h && (await h.textContent())?.includes(title)) return f;
+    }
+    return undefined;
+  });
+}
+
+async function shot(name) {
+  await page.mouse.move(1390, 890);
+  await sleep(300);
+  await page.screenshot({ path: join(outDir, name) });
+}
+
+try {
+  await page.goto(url);
+  await page.locator(".monaco-workbench").waitFor({ timeout: 60000 });
+  stamp("workbench loaded");
+
+  await check("extension activates: livesnap view container and Targets view", async () => {
+    const item = page.locator('.activitybar .action-item a[aria-label^="livesnap"]').first();
+    await item.waitFor({ timeout: TIMEOUT });
+    await item.click();
+    // With one view in the container VS Code hides the pane header and titles the side bar instead.
+    await page
+      .locator(".part.sidebar .composite.title", { hasText: /livesnap/i })
+      .first()
+      .waitFor({ timeout: TIMEOUT });
+    await treePane().waitFor({ state: "attached", timeout: TIMEOUT });
+  });
+
+  await check("welcome view offers to add a target when none is configured", async () => {
+    await page.getByText("No livesnap targets are configured").waitFor({ timeout: TIMEOUT });
+  });
+
+  await check("status bar item is present", async () => {
+    await page.locator(".statusbar-item", { hasText: "livesnap" }).first().waitFor({ timeout: TIMEOUT });
+  });
+
+  await check("palette lists the livesnap commands", async () => {
+    await openPalette();
+    await quickInput.fill(">livesnap:");
+    const rows = page.locator(".quick-input-list .monaco-list-row");
+    await rows.first().waitFor({ timeout: TIMEOUT });
+    const text = (await page.locator(".quick-input-list").innerText()).replace(/\s+/g, " ");
+    for (const c of ["Add Target Connection", "Take Live Snapshot", "Open Block Map"]) {
+      if (!text.includes(c)) throw new Error(`"${c}" missing from the palette: ${text.slice(0, 300)}`);
+    }
+    await page.keyboard.press("Escape");
+  });
+
+  await check("add a connection from the palette while the target is down: error state in tree", async () => {
+    await runCommand("livesnap: Add Target Connection…");
+    await answer(`ws://127.0.0.1:${apiPort}`);
+    await answer("e2e");
+    await answer("not-the-token");
+    await treeRow("e2e").waitFor({ timeout: TIMEOUT });
+    await treeRow("Cannot connect").waitFor({ timeout: TIMEOUT });
+    const text = await treeRow("Cannot connect").innerText();
+    if (!/ECONNREFUSED/.test(text)) throw new Error(`unexpected error text: ${text}`);
+    await page.locator(".statusbar-item", { hasText: "livesnap e2e" }).first().waitFor({ timeout: TIMEOUT });
+    await shot("01-connection-error.png");
+  });
+
+  const ready = await check("the real livesnap target starts on free loopback ports", async () => {
+    const r = await startTarget();
+    token = readFileSync(join(dataDir, "api-token"), "utf8").trim();
+    if (!token) throw new Error("empty api-token");
+    return r;
+  });
+  if (!ready) aborted = true;
+
+  const volumes = await check(
+    "volumes created through the API (vol0 256 MiB, big0 16 TiB thin)",
+    async () => {
+      await rpc("volume.create", { name: "vol0", sizeBytes: 256 * 2 ** 20, chunkSize: 65536 });
+      await rpc("volume.create", { name: "big0", sizeBytes: 16 * 2 ** 40, chunkSize: 65536 });
+      const { volumes } = await rpc("volume.list");
+      return volumes;
+    },
+  );
+  if (!volumes) aborted = true;
+
+  await check("a wrong token is refused (unauthorized, no retry loop)", async () => {
+    await runCommand("livesnap: Connect to Target…");
+    await until("an unauthorized error in the tree", async () => {
+      const t = await treePane().innerText();
+      return /unauthori|token rejected|401/i.test(t);
+    });
+  });
+
+  await check(
+    "set the right token (from the data dir) from the palette: connected, tree shows volumes",
+    async () => {
+      await runCommand("livesnap: Set Token for Target…");
+      await answer(token);
+      for (const t of ["vol0", "big0", "iSCSI targets", "Sessions"])
+        await treeRow(t).waitFor({ timeout: TIMEOUT });
+      await page
+        .locator(".statusbar-item", { hasText: "livesnap e2e" })
+        .first()
+        .waitFor({ timeout: TIMEOUT });
+      await shot("02-tree-connected.png");
+    },
+  );
+
+  const lun = await check("the volume is served as an iSCSI LUN (tree: iSCSI targets → LUN)", async () => {
+    const { targets } = await rpc("target.list");
+    const l = targets
+      .flatMap((t) => t.luns)
+      .find((x) => x.source.kind === "volume" && x.source.volume === "vol0");
+    if (!l) throw new Error(`no LUN for vol0 in ${JSON.stringify(targets)}`);
+    await treeRow("iSCSI targets").click();
+    await treeRow(iqn).waitFor({ timeout: TIMEOUT });
+    return l;
+  });
+
+  await check("a writer writes to vol0 through iscsi:// (qemu-io)", async () => {
+    if (!lun) throw new Error("no LUN");
+    const u = `iscsi://127.0.0.1:${portalPort}/${iqn}/${lun.lun}`;
+    void runWriter(u, 65536, (256 * 2 ** 20) / 65536);
+    await until(
+      "first successful qemu-io write",
+      () => writer.ok > 0 || (writer.failed > 3 && Promise.reject(new Error(writer.lastError))),
+      20000,
+    );
+  });
+
+  let frame;
+  await check(
+    "open the block map of vol0 from the palette: canvas, legend, live writes light up",
+    async () => {
+      await runCommand("livesnap: Open Block Map…");
+      await answer("vol0", { pick: true });
+      frame = await blockMapFrame("Block map: vol0");
+      await until("first map", () => frame.evaluate(() => document.body.dataset.classes));
+      const cells = Number(await frame.getAttribute("#map", "data-cells"));
+      if (!(cells > 100)) throw new Error(`only ${cells} cells drawn`);
+      const legend = await frame.locator("#legend li").count();
+      if (legend < 2) throw new Error(`legend has ${legend} entries`);
+      await until("a live-write delta in the webview", () =>
+        frame.evaluate(() => Number(document.body.dataset.deltas ?? "0") > 0),
+      );
+      await shot("03-block-map-live.png");
+    },
+  );
+
+  const canvasBefore = frame
+    ? await frame.evaluate(() => document.getElementById("map").toDataURL()).catch(() => "")
+    : "";
+
+  await check("take a live snapshot from the palette while the writer runs", async () => {
+    const okBefore = writer.ok;
+    await runCommand("livesnap: Take Live Snapshot…");
+    await answer("vol0", { pick: true });
+    await answer("e2e-snap-1");
+    await page
+      .locator(".notifications-toasts", { hasText: "Live snapshot e2e-snap-1 of vol0 taken" })
+      .waitFor({
+        timeout: TIMEOUT,
+      });
+    await until("writes after the snapshot", () => writer.ok > okBefore + 1, 20000);
+  });
+
+  await check("the snapshot appears in the tree", async () => {
+    await treeRow("e2e-snap-1").waitFor({ timeout: TIMEOUT });
+  });
+
+  await check("the block map changes: snapshot selectable, its preserved chunks counted", async () => {
+    if (!frame) throw new Error("no webview");
+    await until("snapshot in the webview's selector", () =>
+      frame.evaluate(() => (document.body.dataset.snapshots ?? "").split(",").includes("e2e-snap-1")),
+    );
+    await until(
+      "preserved:e2e-snap-1 chunks > 0 in the legend",
+      async () => {
+        const t = await frame.locator("#legend").innerText();
+        const m = /Preserved in e2e-snap-1: ([\d,]+) chunks/.exec(t);
+        return m && Number(m[1].replace(/,/g, "")) > 0;
+      },
+      TIMEOUT,
+    );
+    const after = await frame.evaluate(() => document.getElementById("map").toDataURL());
+    if (after === canvasBefore) throw new Error("canvas pixels did not change");
+    await page
+      .locator(".notifications-toasts", { hasText: "Live snapshot e2e-snap-1" })
+      .waitFor({ timeout: 2000 })
+      .catch(() => {});
+    await shot("04-after-snapshot.png");
+  });
+
+  await check("written-since view: chunks written since the snapshot", async () => {
+    await frame.selectOption("#since", "e2e-snap-1");
+    await until(
+      "written chunks > 0",
+      async () => {
+        const t = await frame.locator("#legend").innerText();
+        const m = /Written since e2e-snap-1: ([\d,]+) chunks/.exec(t);
+        return m && Number(m[1].replace(/,/g, "")) > 0;
+      },
+      TIMEOUT,
+    );
+    await shot("05-written-since.png");
+  });
+
+  await check("diff mode between the snapshot and a second one (palette: Compare Snapshots)", async () => {
+    await rpc("snapshot.create", { volume: "vol0", name: "e2e-snap-2" });
+    await treeRow("e2e-snap-2").waitFor({ timeout: TIMEOUT });
+    await runCommand("livesnap: Compare Snapshots in Block Map…");
+    await answer("vol0", { pick: true });
+    await answer("e2e-snap-1", { pick: true });
+    await answer("e2e-snap-2", { pick: true });
+    await until("diff view", async () => {
+      const diff = await frame.isChecked("#diff");
+      const t = await frame.locator("#legend").innerText();
+      return diff && /Changed since e2e-snap-1/.test(t);
+    });
+    await shot("06-diff.png");
+  });
+
+  await check("hover shows the chunk range and which image holds it", async () => {
+    const box = await frame.locator("#map").boundingBox();
+    await page.mouse.move(box.x + 4, box.y + 4);
+    await until("hover text", async () =>
+      /chunks 0 –/.test((await frame.locator("#hover").innerText()) ?? ""),
+    );
+  });
+
+  await check("keyboard: focus the map, zoom in with + and pan with PageDown", async () => {
+    const status0 = await frame.locator("#status").innerText();
+    await frame.focus("#map");
+    await page.keyboard.press("+");
+    await page.keyboard.press("+");
+    await until(
+      "status changed after zoom",
+      async () => (await frame.locator("#status").innerText()) !== status0,
+    );
+    const s1 = await frame.locator("#status").innerText();
+    await page.keyboard.press("PageDown");
+    await until("status changed after pan", async () => (await frame.locator("#status").innerText()) !== s1);
+  });
+
+  await check(
+    "16 TiB volume: whole-volume map and zoomed maps arrive fast (range + buckets only)",
+    async () => {
+      await runCommand("livesnap: Open Block Map…");
+      await answer("big0", { pick: true });
+      const big = await blockMapFrame("Block map: big0");
+      const started = Date.now();
+      await until("first map of big0", () => big.evaluate(() => document.body.dataset.classes));
+      const first = Date.now() - started;
+      const status = await big.locator("#status").innerText();
+      if (!/of 16 TiB/.test(status)) throw new Error(`status: ${status}`);
+      await big.focus("#map");
+      const v0 = await big.evaluate(() => document.body.dataset.mapVersion);
+      const zoomStart = Date.now();
+      for (let i = 0; i < 6; i++) await page.keyboard.press("+");
+      await until(
+        "zoomed map",
+        async () => (await big.evaluate(() => document.body.dataset.mapVersion)) !== v0,
+      );
+      console.log(
+        `    16 TiB map: first ${first} ms, zoomed ${Date.now() - zoomStart} ms; ${await big.locator("#status").innerText()}`,
+      );
+      await shot("07-16tib.png");
+    },
+  );
+} catch (err) {
+  results.push({ name: "driver", ok: false, error: String(err?.stack ?? err) });
+  console.error("E2E driver error:", err);
+  try {
+    await page.screenshot({ path: join(outDir, "failure-driver.png") });
+  } catch {}
+} finally {
+  writer.running = false;
+  await stopTarget().catch(() => {});
+  await context.close().catch(() => {});
+  rmSync(profile, { recursive: true, force: true });
+}
+
+console.log(
+  `writer: ${writer.ok} qemu-io runs ok, ${writer.failed} failed${writer.lastError ? ` (last: ${writer.lastError})` : ""}`,
+);
+if (blocked.length)
+  console.log(`blocked ${blocked.length} non-loopback request(s): ${[...new Set(blocked)].join(" ")}`);
+if (pageErrors.length)
+  console.log(`page errors (${pageErrors.length}): ${pageErrors.slice(0, 5).join(" | ")}`);
+const failed = results.filter((r) => !r.ok);
+for (const f of failed) console.log(`  failed: ${f.name}: ${f.error}`);
+console.log(`screenshots: ${outDir}`);
+console.log(`E2E: ${results.length - failed.length} passed, ${failed.length} failed`);
+process.exit(failed.length === 0 ? 0 : 1);
