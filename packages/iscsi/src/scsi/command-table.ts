@@ -7,6 +7,7 @@ import { persistentReserveIn, persistentReserveOut } from "./pr-commands.js";
 import {
   compareAndWrite,
   getLbaStatus,
+  orWrite,
   prefetch,
   read,
   readCapacity10,
@@ -226,6 +227,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     access: "write",
     prepare: (ctx) => write(ctx),
   },
+  { opcode: 0x8b, name: "ORWRITE(16)", usage: rw16(0x8b, WRITE_FLAGS), access: "write", prepare: orWrite },
   {
     opcode: 0x8e,
     name: "WRITE AND VERIFY(16)",

@@ -296,7 +296,8 @@ export function writeSame(ctx: CommandContext): Prepared {
         for (const t of tickets) lu.backend.cancel(t);
         throw new SenseError({ key: SenseKey.abortedCommand, asc: 0x4b00 });
       }
-      const zero = pattern.every((b) => b === 0);
+      // UNMAP=1 deallocates whatever the pattern (what libiscsi and Linux expect); reads return zeros (LBPRZ).
+      const zero = unmapBit || pattern.every((b) => b === 0);
       const fua = !lu.modes.writeCacheEnabled;
       let i = 0;
       try {
@@ -330,7 +331,9 @@ export function compareAndWrite(ctx: CommandContext): Prepared {
   checkRange(lu, lba, blocks);
   const bs = lu.backend.blockSize;
   const length = blocks * bs;
-  if (blocks > 0 && ctx.cmd.expectedDataTransferLength !== 2 * length) throw invalidField(13);
+  // The Data-Out must be exactly the compare and the write buffers (also for 0 blocks: the byte
+  // cannot say 256, so a 256-block request arrives as 0 with a 256-block EDTL).
+  if (ctx.cmd.expectedDataTransferLength !== 2 * length) throw invalidField(13);
   const holder = blocks > 0 ? TicketHolder.admit(lu, lba * bs, length) : undefined;
   return {
     dataOutLength: 2 * length,
@@ -401,6 +404,51 @@ export function getLbaStatus(ctx: CommandContext): Prepared {
         d[at + 12] = x.mapped ? 0 : 1;
       });
       return truncate(d, alloc);
+    },
+  };
+}
+
+/**
+ * ORWRITE(16): new = stored OR data. Runs as COMPARE AND WRITE against what was read, so a write
+ * racing between the read and the update is never lost; on such a race it retries with a new ticket.
+ */
+export function orWrite(ctx: CommandContext): Prepared {
+  const lu = requireLu(ctx);
+  const { cdb } = ctx;
+  checkNoProtection(cdb);
+  const { lba, blocks } = blockRange(cdb);
+  checkWritable(lu);
+  checkTransferLength(lu, cdb, blocks);
+  checkRange(lu, lba, blocks);
+  const bs = lu.backend.blockSize;
+  const length = blocks * bs;
+  const holder = blocks > 0 ? TicketHolder.admit(lu, lba * bs, length) : undefined;
+  return {
+    dataOutLength: length,
+    cancel: () => holder?.cancel(),
+    run: async (data) => {
+      if (!holder) return undefined;
+      let [ticket] = holder.take();
+      if (data.length < length) {
+        if (ticket) lu.backend.cancel(ticket);
+        throw new SenseError({ key: SenseKey.abortedCommand, asc: 0x4b00 });
+      }
+      for (let attempt = 0; ticket; attempt++) {
+        let stored: Uint8Array;
+        try {
+          stored = await lu.backend.read(lba * bs, length);
+        } catch (err) {
+          lu.backend.cancel(ticket);
+          throw err;
+        }
+        const next = new Uint8Array(length);
+        for (let i = 0; i < length; i++) next[i] = (stored[i] ?? 0) | (data[i] ?? 0);
+        const result = await lu.backend.compareAndWrite(ticket, stored, next);
+        if (result.ok) return undefined;
+        if (attempt >= 16) throw new SenseError({ key: SenseKey.abortedCommand, asc: 0x0000 });
+        ticket = lu.backend.admit(lba * bs, length);
+      }
+      return undefined;
     },
   };
 }
