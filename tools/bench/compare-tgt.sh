@@ -6,10 +6,11 @@
 #                              [--match tgt|livesnap|none] [--self] [--out DIR]
 #
 #   --quick        1 round x 2 s, 256 MiB (a smoke run, ~40 s; ratios are noisy)
-#   --match tgt    (default) both targets negotiate tgt 1.0.85's defaults: MaxRecvDataSegmentLength
+#   --match tgt    (default) livesnap's config takes tgt 1.0.85's defaults: MaxRecvDataSegmentLength
 #                  8192 (target side), FirstBurstLength 65536, MaxBurstLength 262144,
-#                  InitialR2T=Yes, ImmediateData=Yes (livesnap gets them from its config file)
-#   --match livesnap   tgt is raised to livesnap's defaults (262144/262144/1048576, InitialR2T=No)
+#                  MaxOutstandingR2T 1. Not configurable in livesnap: InitialR2T (tgt Yes, livesnap No)
+#   --match livesnap   tgt is raised to livesnap's defaults (262144/262144/1048576, MaxOutstandingR2T 8,
+#                  InitialR2T=No): every negotiated key the same
 #   --match none   each target with its own defaults
 #   --self         tgt against tgt (the noise floor of this machine; no livesnap needed)
 #
@@ -49,7 +50,7 @@ mkdir -p "$OUT"
 # tgt's parameters for each --match; tgt-up.sh applies them with tgtadm.
 TGT_PARAMS=()
 [ "$MATCH" = livesnap ] && TGT_PARAMS=(--param MaxRecvDataSegmentLength=262144 --param FirstBurstLength=262144
-  --param MaxBurstLength=1048576 --param InitialR2T=No)
+  --param MaxBurstLength=1048576 --param InitialR2T=No --param MaxOutstandingR2T=8)
 TGT_PORT=$(free_port) TGT_STATE="$OUT/tgt-state"
 LS_DATA=""
 cleanup() {
@@ -72,12 +73,10 @@ else
   source "$ROOT/tools/interop/lib/livesnap-target.sh"
   ls_target_build || die "cannot build the livesnap bundle"
   LS_DATA=$(mktemp -d /dev/shm/livesnap-bench.XXXXXX)
-  CONFIG=()
-  if [ "$MATCH" = tgt ]; then
-    python3 "$HERE/limits-config.py" tgt "$LS_DATA/config.json" || die "cannot write livesnap's config for --match tgt (try --match livesnap)"
-    CONFIG=(--config "$LS_DATA/config.json")
-  fi
-  ls_target_start "$LS_DATA/daemon" "${CONFIG[@]}" || die "livesnap serve did not start"
+  PROFILE=livesnap
+  [ "$MATCH" = tgt ] && PROFILE=tgt
+  python3 "$HERE/limits-config.py" "$PROFILE" "$LS_DATA/config.json" || die "cannot write livesnap's config"
+  ls_target_start "$LS_DATA/daemon" --config "$LS_DATA/config.json" || die "livesnap serve did not start"
   ls_cli volume create bench "${SIZE_MB}M" > /dev/null || die "volume create failed"
   read -r _ _ A_URL < <(ls_volume_lun bench) || die "the bench volume has no LUN"
   A_NAME=livesnap A_PID=$LS_TARGET_PID

@@ -21,14 +21,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-CHAP_USER=vm-initiator CHAP_PASS=livesnap-vm-secret-1
-# CHAP needs the daemon's config file (targets with CHAP secrets); see chap-config.py.
-CONFIG=()
-if python3 "$HERE/chap-config.py" "$DATA/config.json" "$CHAP_USER" "$CHAP_PASS" 2> "$DATA/chap-config.err"; then
-  CONFIG=(--config "$DATA/config.json")
-fi
-ls_target_start "$DATA/daemon" "${CONFIG[@]}" || fail "livesnap serve did not start"
-ls_cli volume create vm 128M > /dev/null || fail "volume create failed"
+# Two targets: one without authentication for the file-system and snapshot boots, one that
+# requires (mutual) CHAP. chap-config.py prints CHAP_TARGET/CHAP_LUN/CHAP_USER/... assignments.
+CHAP_VARS=$(python3 "$HERE/chap-config.py" "$DATA/config.json") || fail "cannot write the daemon config"
+eval "$CHAP_VARS"
+ls_target_start "$DATA/daemon" --config "$DATA/config.json" || fail "livesnap serve did not start"
+ls_cli volume create chapvol 16M > /dev/null || fail "volume create chapvol failed"
+ls_cli volume create vm 64M > /dev/null || fail "volume create failed"
 read -r IQN LUN _ < <(ls_volume_lun vm) || fail "the volume has no LUN"
 echo "target $IQN LUN $LUN on 127.0.0.1:$LS_TARGET_PORT" >&2
 
@@ -38,12 +37,9 @@ HOOK='node "$LS_BUNDLE" snapshot create vm live --data-dir "$LS_TARGET_DATA" &&
   node "$LS_BUNDLE" snapshot expose vm live --json --data-dir "$LS_TARGET_DATA" > "$LS_VM_RUN_DIR/expose.json" &&
   cat "$LS_VM_RUN_DIR/expose.json" &&
   python3 -c "import json,sys; print(\"SNAP_LUN=%d\" % json.load(open(sys.argv[1]))[\"lun\"])" "$LS_VM_RUN_DIR/expose.json" > "$LS_VM_HOOK_ENV"'
-ONLY=${LS_VM_ONLY:-fs snap chap}
-if [[ " $ONLY " == *" chap "* ]] && [ ${#CONFIG[@]} -eq 0 ]; then
-  echo "CHAP: no config could be written: $(cat "$DATA/chap-config.err")"
-fi
 PORTAL=127.0.0.1:$LS_TARGET_PORT TARGET=$IQN ORIGIN_LUN=$LUN SNAPSHOT_HOOK=$HOOK \
-  CHAP_USER=$CHAP_USER CHAP_PASS=$CHAP_PASS LS_VM_ONLY=$ONLY bash "$HERE/scenarios.sh"
+  CHAP_TARGET=$CHAP_TARGET CHAP_LUN=$CHAP_LUN CHAP_USER=$CHAP_USER CHAP_PASS=$CHAP_PASS \
+  CHAP_IN_USER=$CHAP_IN_USER CHAP_IN_PASS=$CHAP_IN_PASS bash "$HERE/scenarios.sh"
 rc=$?
 kill -0 "$LS_TARGET_PID" 2> /dev/null || { echo "INTEROP-VM FAIL: the target died during the run"; tail -n 20 "$DATA/daemon/serve.log"; exit 1; }
 exit $rc

@@ -22,7 +22,7 @@ stop() {
   TGTD=
 }
 trap stop EXIT
-truncate -s 128M "$DIR/lun1.img"
+truncate -s 64M "$DIR/lun1.img"
 tgtd -f -C "$CPORT" --iscsi "portal=127.0.0.1:$PORT" > "$DIR/tgtd.log" 2>&1 < /dev/null &
 TGTD=$!
 for _ in $(seq 50); do tgtadm -C "$CPORT" --mode system --op show > /dev/null 2>&1 && break; sleep 0.1; done

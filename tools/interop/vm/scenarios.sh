@@ -6,6 +6,8 @@
 #   SNAPSHOT_HOOK='cmd'                     host command run at the guest's SNAPSHOT hook;
 #                                           it writes SNAP_LUN=N to $LS_VM_HOOK_ENV
 #   CHAP_USER CHAP_PASS [ENABLE_CHAP='cmd'] CHAP boots (ENABLE_CHAP runs just before them)
+#   [CHAP_TARGET CHAP_LUN]                  where CHAP is required (default TARGET, ORIGIN_LUN)
+#   [CHAP_IN_USER CHAP_IN_PASS]             mutual CHAP: the target's credentials
 #   LS_VM_FIO=1                             also run fio (bigger initramfs, ~+25 s)
 #   LS_VM_ONLY="fs snap"                    a subset: fs, snap, chap
 # Prints one line per boot and a closing verdict; exit 0 only if every boot passed.
@@ -48,8 +50,15 @@ if [[ $ONLY == *" snap "* ]]; then
 fi
 if [[ $ONLY == *" chap "* ]]; then
   if [ -n "${ENABLE_CHAP:-}" ]; then bash -c "$ENABLE_CHAP" || failed+=("enable-chap"); fi
-  boot chap-login --scenario login --lun "${ORIGIN_LUN:-auto}" --chap "$CHAP_USER:$CHAP_PASS"
-  boot chap-wrong-secret --scenario login --chap "$CHAP_USER:wrong-$CHAP_PASS" --expect-login-fail
+  CHAP_ARGS=(--target "${CHAP_TARGET:-$TARGET}" --lun "${CHAP_LUN:-${ORIGIN_LUN:-auto}}")
+  if [ -n "${CHAP_IN_USER:-}" ]; then
+    boot chap-mutual-login --scenario login "${CHAP_ARGS[@]}" --chap "$CHAP_USER:$CHAP_PASS" \
+      --chap-in "$CHAP_IN_USER:$CHAP_IN_PASS"
+  else
+    boot chap-login --scenario login "${CHAP_ARGS[@]}" --chap "$CHAP_USER:$CHAP_PASS"
+  fi
+  boot chap-wrong-secret --scenario login "${CHAP_ARGS[@]}" --chap "$CHAP_USER:wrong-$CHAP_PASS" --expect-login-fail
+  boot chap-none --scenario login "${CHAP_ARGS[@]}" --expect-login-fail
 fi
 total=$(secs "$T0")
 echo "timings: ${times[*]} total=${total}s"
