@@ -19,6 +19,7 @@ export interface BlockStorage {
   /** Opens (creating if missing) a file of the pool directory. */
   open(name: string): Promise<BlockFile>;
   list(): Promise<string[]>;
+  /** Removes a file (durability of the removal is not required: stale files are ignored). */
   remove(name: string): Promise<void>;
   /** Atomic and durable (the directory is synced) replace of `to` by `from`. */
   rename(from: string, to: string): Promise<void>;
@@ -67,9 +68,26 @@ export class FsBlockStorage implements BlockStorage {
 
   async open(name: string): Promise<BlockFile> {
     await mkdir(this.dir, { recursive: true });
-    // O_RDWR|O_CREAT without O_APPEND: positional writes must land where asked.
-    const handle = await open(join(this.dir, name), constants.O_RDWR | constants.O_CREAT, 0o644);
+    const path = join(this.dir, name);
+    // O_RDWR without O_APPEND: positional writes must land where asked.
+    try {
+      return new FsBlockFile(await open(path, constants.O_RDWR));
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== "ENOENT") throw err;
+    }
+    const handle = await open(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    // A new file's directory entry must be durable before anything relies on the file existing.
+    await this.syncDir();
     return new FsBlockFile(handle);
+  }
+
+  private async syncDir(): Promise<void> {
+    const dirHandle = await open(this.dir, constants.O_RDONLY);
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
+    }
   }
 
   async list(): Promise<string[]> {
@@ -83,11 +101,6 @@ export class FsBlockStorage implements BlockStorage {
 
   async rename(from: string, to: string): Promise<void> {
     await rename(join(this.dir, from), join(this.dir, to));
-    const dirHandle = await open(this.dir, constants.O_RDONLY);
-    try {
-      await dirHandle.sync();
-    } finally {
-      await dirHandle.close();
-    }
+    await this.syncDir();
   }
 }

@@ -16,7 +16,7 @@ import { type BlockStorage, FsBlockStorage } from "./block-file.js";
 import { CowStore } from "./cow-store.js";
 import { EngineError, toEngineError } from "./errors.js";
 import { MetaLog, type RecoveryReport } from "./meta-log.js";
-import { PoolState, type VolumeState } from "./pool-state.js";
+import { PoolState, type SnapshotState, type VolumeState } from "./pool-state.js";
 import type { MetaRecord, SnapshotMeta } from "./records.js";
 import { Volume, type VolumeHost } from "./volume.js";
 
@@ -234,14 +234,12 @@ class Pool implements EnginePool, VolumeHost {
       return meta;
     });
     this.record({ type: "snapshot-create", snapshots });
-    // Durable before we answer; writes keep flowing meanwhile (the commit takes no chunk lock).
-    await this.log.commit();
     const infos = snapshots.map((m, i) => {
       const vol = vols[i] as Volume;
-      const snap = vol.vs.snapshots.find((s) => s.meta.key === m.key);
-      if (!snap) throw new EngineError("not-found", "snapshot vanished during creation");
-      return vol.snapshotInfo(snap);
+      return vol.snapshotInfo(vol.vs.snapshots.find((s) => s.meta.key === m.key) as SnapshotState);
     });
+    // Durable before we answer; writes keep flowing meanwhile (the commit takes no chunk lock).
+    await this.log.commit();
     infos.forEach((info, i) => {
       this.events.emit("snapshot-created", {
         volume: (entries[i] as { volume: string }).volume,

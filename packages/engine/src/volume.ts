@@ -88,6 +88,12 @@ export class Volume implements VolumeHandle {
   private readonly snapshotReaders = new Map<SnapshotState, number>();
   private readonly deleting = new Set<SnapshotState>();
   private idleWaiters: (() => void)[] = [];
+  /**
+   * Commit of a metadata change that lifts COW obligations (a snapshot delete). Until it is
+   * durable no origin overwrite may be issued: after a crash the snapshot would come back
+   * without the copies the overwrite skipped.
+   */
+  private relaxation: Promise<void> | null = null;
 
   constructor(
     readonly vs: VolumeState,
@@ -257,6 +263,13 @@ export class Volume implements VolumeHandle {
           throw new EngineError("out-of-range", "write past the end of the volume (resized)");
         }
         await this.prepareChunks(ticket.seq, ticket.entry.lo, ticket.entry.hi);
+        if (this.relaxation) {
+          try {
+            await this.relaxation;
+          } catch (err) {
+            throw toEngineError(err, "metadata commit");
+          }
+        }
         return await body(ticket);
       } finally {
         this.locks.releaseWrite(ticket.entry);
@@ -598,7 +611,13 @@ export class Volume implements VolumeHandle {
         volKey: this.vs.meta.key,
         snapKey: snap.meta.key,
       });
-      await this.host.log.commit();
+      const durable = this.host.log.commit();
+      this.relaxation = durable;
+      try {
+        await durable;
+      } finally {
+        if (this.relaxation === durable) this.relaxation = null;
+      }
       // Slots become reusable only once no durable record references them.
       this.store.release(freed);
     } finally {
