@@ -47,14 +47,14 @@ export function renderBlockMap(map: DecodedBlockMap, { width, color }: RenderOpt
   }
 
   const bytesPerBucket = (map.end - map.start) / map.buckets;
-  const labelWidth = formatBytes(map.end).length;
-  const lines: string[] = [];
-  for (let row = 0; row * width < map.buckets; row++) {
-    const offset = map.start + Math.floor(row * width * bytesPerBucket);
-    lines.push(
-      `${formatBytes(offset).padStart(labelWidth)} |${marks.slice(row * width, (row + 1) * width).join("")}|`,
-    );
-  }
+  const rows = Math.ceil(map.buckets / width);
+  const labels = Array.from({ length: rows }, (_, row) =>
+    formatBytes(map.start + Math.floor(row * width * bytesPerBucket)),
+  );
+  const labelWidth = Math.max(...labels.map((l) => l.length));
+  const lines = labels.map(
+    (label, row) => `${label.padStart(labelWidth)} |${marks.slice(row * width, (row + 1) * width).join("")}|`,
+  );
   const legend = [
     `${EMPTY} unallocated`,
     `${MIXED_EMPTY} partly allocated`,

@@ -64,7 +64,11 @@ export function table(headers: string[], rows: string[][]): string {
       .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
       .join("  ")
       .trimEnd();
-  return `${[line(headers), ...rows.map(line)].join("\n")}\n`;
+  const header = headers
+    .map((h, i) => (numeric[i] ? h.padStart(widths[i]!) : h.padEnd(widths[i]!)))
+    .join("  ")
+    .trimEnd();
+  return `${[header, ...rows.map(line)].join("\n")}\n`;
 }
 
 export function formatTime(iso: string): string {
