@@ -1,0 +1,107 @@
+// libiscsi's conformance suite (iscsi-test-cu) against the built daemon, on a scratch volume:
+// every test must pass except the ones listed below with the reason. Prints the counts.
+
+import { spawn } from "node:child_process";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { requireTool } from "../helpers/tools.js";
+import { type DaemonProcess, spawnDaemon } from "./daemon-process.js";
+
+const IQN = "iqn.2026-11.io.livesnap:conformance";
+
+/**
+ * Known failures, each also failed by tgt 1.0.85 (the reference target).
+ * iSCSIDataSnInvalid: one of its four cases relies on libiscsi's reconnect timing; the target
+ * drops the connection on a bad DataSN as ERL 0 requires.
+ */
+const ALLOWED_FAILURES = new Set(["iSCSI.iSCSIdatasn.iSCSIDataSnInvalid"]);
+
+/** Families to run (LIVESNAP_CU_TESTS overrides, e.g. "ALL" or "SCSI.Read10"). */
+const TESTS = process.env.LIVESNAP_CU_TESTS ?? "ALL";
+
+let daemon: DaemonProcess;
+
+beforeAll(async () => {
+  daemon = await spawnDaemon({
+    targets: [{ iqn: IQN, autoVolumes: true }],
+    defaultVolume: { name: "boot", sizeBytes: 16 * 1024 * 1024 },
+  });
+  await daemon.rpc("volume.create", { name: "scratch", sizeBytes: 256 * 1024 * 1024 });
+});
+
+afterAll(async () => {
+  await daemon?.stop();
+});
+
+function runCu(url: string): Promise<string> {
+  const tool = requireTool("iscsi-test-cu");
+  return new Promise((resolve, reject) => {
+    // Two URLs: the MultipathIO tests use a second session.
+    const child = spawn(tool, ["-t", TESTS, "--dataloss", url, url], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`iscsi-test-cu did not finish in 15 minutes; last output:\n${out.slice(-4000)}`));
+    }, 900_000);
+    child.on("exit", () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
+
+it("iscsi-test-cu passes everything tgt passes, and more", async () => {
+  const targets = await daemon.rpc<{ targets: { luns: { lun: number; source: { volume: string } }[] }[] }>(
+    "target.list",
+    {},
+  );
+  const scratch = targets.targets[0]?.luns.find((l) => l.source.volume === "scratch");
+  expect(scratch).toBeDefined();
+  const out = await runCu(daemon.url(IQN, scratch?.lun ?? -1));
+
+  const results: { name: string; status: "PASS" | "FAIL" | "SKIP" }[] = [];
+  let suite = "";
+  let current: { name: string; text: string } | undefined;
+  const finish = (verdict: string) => {
+    if (!current) return;
+    const status =
+      verdict === "passed"
+        ? /\[SKIPPED\]|not implemented|Skipping/i.test(current.text)
+          ? "SKIP"
+          : "PASS"
+        : "FAIL";
+    results.push({ name: current.name, status });
+    current = undefined;
+  };
+  for (const line of out.split("\n")) {
+    const s = /^Suite: (.+)$/.exec(line);
+    if (s) suite = s[1]?.trim() ?? "";
+    const t = /^\s+Test: (\S+) \.\.\.(.*)$/.exec(line);
+    if (t) {
+      current = { name: `${suite}.${t[1]}`, text: t[2] ?? "" };
+      const v = /(passed|FAILED)\s*$/.exec(t[2] ?? "");
+      if (v) finish(v[1] as string);
+      continue;
+    }
+    if (current) {
+      current.text += `\n${line}`;
+      const v = /(passed|FAILED)\s*$/.exec(line);
+      if (v) finish(v[1] as string);
+    }
+  }
+  const count = (s: string) => results.filter((r) => r.status === s).length;
+  console.log(
+    `iscsi-test-cu -t ${TESTS}: PASS ${count("PASS")}  FAIL ${count("FAIL")}  SKIP ${count("SKIP")}  (of ${results.length})`,
+  );
+  expect(out).toContain("Run Summary");
+  expect(results.length).toBeGreaterThan(0);
+  // Suite names in the output lack the family: match allowed names by their last two parts.
+  const allowed = new Set([...ALLOWED_FAILURES].map((n) => n.split(".").slice(-2).join(".")));
+  const unexpected = results.filter((r) => r.status === "FAIL" && !allowed.has(r.name));
+  expect(unexpected.map((r) => r.name)).toEqual([]);
+});
