@@ -96,7 +96,8 @@ fi
 
 # ---------------------------------------------------------------- the real target + the .vsix
 TARGET_JS="$REPO/apps/iscsi-target/dist/livesnap.mjs"
-if [ ! -f "$TARGET_JS" ]; then
+# Rebuild when missing or older than any source it bundles (turbo does not order it before us).
+if [ ! -f "$TARGET_JS" ] || [ -n "$(find "$REPO/apps/iscsi-target/src" "$REPO/packages" -name '*.ts' -path '*/src/*' -newer "$TARGET_JS" -print -quit)" ]; then
   step "building the target (apps/iscsi-target)"
   (cd "$REPO/apps/iscsi-target" && node build.mjs) || die "building apps/iscsi-target failed"
 fi

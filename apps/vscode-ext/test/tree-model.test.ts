@@ -21,7 +21,8 @@ describe("targets tree", () => {
     const level1 = childrenOf([connected], root);
     expect(labels(level1)).toEqual(["vol0", "vol1", "iSCSI targets", "Sessions"]);
     expect(level1[0]!.description).toBe("1 GiB · 2 snapshots · LUN 0");
-    expect(level1[1]!.collapsible).toBe("none");
+    expect(level1[1]!.collapsible).toBe("expanded"); // no snapshots yet, but the first must show
+    expect(childrenOf([connected], level1[1])).toEqual([]);
     const snaps = childrenOf([connected], level1[0]);
     expect(labels(snaps)).toEqual(["s2", "s1"]);
     expect(snaps[1]).toMatchObject({ contextValue: "snapshot.valid.exposed", icon: "export" });

@@ -9,6 +9,7 @@ import {
   fitAll,
   gridFor,
   MAX_CELLS,
+  maxBytesPerCell,
   panCells,
   panRows,
   queryFor,
@@ -138,8 +139,15 @@ describe("viewport", () => {
       fc.property(arbViewport, fc.integer({ min: 0, max: 1000 }), (vp, a) => {
         const anchor = a % Math.max(1, queryFor(vp).buckets);
         const inOut = zoomAt(zoomAt(vp, 2, anchor), 0.5, anchor);
-        // Rounding to whole chunks may only lose precision at the finest or coarsest zoom.
-        if (vp.bytesPerCell >= 2 * vp.chunkSize && vp.bytesPerCell % (2 * vp.chunkSize) === 0) {
+        const zoomIn = zoomAt(vp, 2, anchor);
+        const chunks = vp.bytesPerCell / vp.chunkSize;
+        const max = maxBytesPerCell(vp.volumeSize, vp.chunkSize, Math.min(MAX_CELLS, vp.cols * vp.rows));
+        // Levels are powers of two chunks per cell; only the whole-volume fit is exact instead.
+        if (zoomIn.bytesPerCell !== vp.bytesPerCell) {
+          expect(Number.isInteger(Math.log2(zoomIn.bytesPerCell / vp.chunkSize))).toBe(true);
+          expect(zoomIn.bytesPerCell).toBeLessThan(vp.bytesPerCell);
+        }
+        if (chunks > 1 && Number.isInteger(Math.log2(chunks)) && 2 * vp.bytesPerCell <= max) {
           expect(inOut.bytesPerCell).toBe(vp.bytesPerCell);
         }
       }),

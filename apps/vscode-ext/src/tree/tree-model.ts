@@ -182,7 +182,9 @@ export function volumeNode(view: ConnectionView, v: Volume): TreeNode {
     ].join("\n"),
     icon: "database",
     contextValue: "volume",
-    collapsible: snaps > 0 ? "expanded" : "none",
+    // Always expandable: VS Code keeps an id's first collapsible state, so a volume first shown
+    // without snapshots ("none") would hide its first snapshot behind a collapsed twistie.
+    collapsible: "expanded",
   };
 }
 
@@ -234,7 +236,7 @@ export function iscsiTargetNode(connection: string, t: Target): TreeNode {
     tooltip: `iSCSI target ${t.iqn}\nPortals: ${t.portals.map((p) => `${p.host}:${p.port}`).join(", ") || "none"}`,
     icon: "server-environment",
     contextValue: "iscsiTarget",
-    collapsible: t.luns.length > 0 ? "expanded" : "none",
+    collapsible: "expanded",
   };
 }
 

@@ -25,7 +25,7 @@ export interface ClassInfo {
 
 export function parseClass(name: string): ClassInfo {
   if (name === "unallocated") return { name, kind: "unallocated", label: "Unallocated" };
-  if (name === "shared") return { name, kind: "shared", label: "Shared with the volume" };
+  if (name === "shared") return { name, kind: "shared", label: "In origin (not preserved)" };
   if (name === "written") return { name, kind: "written", label: "Written since" };
   if (name.startsWith("preserved:")) {
     const snapshot = name.slice("preserved:".length);

@@ -79,6 +79,19 @@ export function resize(vp: Viewport, cols: number, rows: number): Viewport {
 }
 
 /**
+ * Next zoom level: a power-of-two number of chunks per cell (readable "1 cell = 256 chunks" and
+ * cell boundaries that stay aligned across levels), except the whole-volume fit, which is exact.
+ */
+export function zoomStep(bytesPerCell: number, factor: number, chunkSize: number): number {
+  const chunks = bytesPerCell / chunkSize / factor;
+  if (chunks <= 1) return chunkSize;
+  const exp = Math.log2(chunks);
+  // Rounding towards the current level would make a step that does not move.
+  const k = factor > 1 ? Math.floor(exp + 1e-9) : Math.ceil(exp - 1e-9);
+  return chunkSize * 2 ** k;
+}
+
+/**
  * Zooms by `factor` (>1 = in) around the cell at `anchorCell`, so the byte under the pointer stays
  * under the pointer.
  */
@@ -87,7 +100,7 @@ export function zoomAt(vp: Viewport, factor: number, anchorCell: number): Viewpo
   const anchor = Math.min(Math.max(0, Math.floor(anchorCell)), cells - 1);
   const anchorByte = vp.start + anchor * vp.bytesPerCell;
   const max = maxBytesPerCell(vp.volumeSize, vp.chunkSize, cells);
-  const bytesPerCell = Math.min(max, roundUpToChunk(vp.bytesPerCell / factor, vp.chunkSize));
+  const bytesPerCell = Math.min(max, zoomStep(vp.bytesPerCell, factor, vp.chunkSize));
   if (bytesPerCell === vp.bytesPerCell) return vp;
   const next = { ...vp, bytesPerCell };
   return { ...next, start: clampStart(next, anchorByte - anchor * bytesPerCell) };
