@@ -3,6 +3,7 @@
 // any CDB that sets a bit outside them (INVALID FIELD IN CDB pointing at that bit).
 import { put16, put32, u16, u32 } from "./cdb.js";
 import { type CommandContext, type CommandSpec, immediate, type Prepared, truncate } from "./command.js";
+import { extendedCopy, receiveCopyResults } from "./extended-copy.js";
 import { persistentReserveIn, persistentReserveOut } from "./pr-commands.js";
 import {
   compareAndWrite,
@@ -12,6 +13,7 @@ import {
   read,
   readCapacity10,
   readCapacity16,
+  readDefectData,
   synchronizeCache,
   unmap,
   verify,
@@ -156,6 +158,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     timeoutSeconds: 60,
     prepare: synchronizeCache,
   },
+  {
+    opcode: 0x37,
+    name: "READ DEFECT DATA(10)",
+    usage: [0x37, 0, 0x1f, 0, 0, 0, 0, 0xff, 0xff, C],
+    access: "read",
+    prepare: readDefectData,
+  },
   { opcode: 0x41, name: "WRITE SAME(10)", usage: rw10(0x41, 0xf8), access: "write", prepare: writeSame },
   {
     opcode: 0x42,
@@ -210,6 +219,25 @@ export const COMMANDS: readonly CommandSpec[] = [
       usage: [0x5f, 0x1f, 0xff, 0, 0, ...ff4, C],
       access: "pr",
       prepare: persistentReserveOut,
+    }),
+  ),
+  {
+    opcode: 0x83,
+    serviceAction: 0x00,
+    name: "EXTENDED COPY(LID1)",
+    usage: [0x83, 0x1f, 0, 0, 0, 0, 0, 0, 0, 0, ...ff4, 0, C],
+    access: "write",
+    timeoutSeconds: 120,
+    prepare: (ctx) => extendedCopy(ctx, ctx.port),
+  },
+  ...[0x00, 0x03].map(
+    (sa): CommandSpec => ({
+      opcode: 0x84,
+      serviceAction: sa,
+      name: "RECEIVE COPY RESULTS",
+      usage: [0x84, 0x1f, 0xff, 0, 0, 0, 0, 0, 0, 0, ...ff4, 0, C],
+      access: "read",
+      prepare: (ctx) => receiveCopyResults(ctx, ctx.port),
     }),
   ),
   { opcode: 0x88, name: "READ(16)", usage: rw16(0x88, READ_FLAGS), access: "read", prepare: read },
@@ -301,6 +329,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: rw12(0xae, WRITE_VERIFY_FLAGS),
     access: "write",
     prepare: (ctx) => write(ctx, true),
+  },
+  {
+    opcode: 0xb7,
+    name: "READ DEFECT DATA(12)",
+    usage: [0xb7, 0x1f, 0, 0, 0, 0, ...ff4, 0, C],
+    access: "read",
+    prepare: readDefectData,
   },
   { opcode: 0xaf, name: "VERIFY(12)", usage: rw12(0xaf, VERIFY_FLAGS), access: "read", prepare: verify },
 ];

@@ -1,6 +1,7 @@
 // The shape every command handler has: decode and validate at admission (synchronously, in arrival
 // order), then run once the Data-Out has arrived.
 import type { ScsiCommand } from "./contract.js";
+import type { CopyResults } from "./extended-copy.js";
 import type { InquiryIdentity } from "./inquiry.js";
 import type { LogicalUnit } from "./logical-unit.js";
 import type { AccessClass } from "./reservations.js";
@@ -10,6 +11,9 @@ export interface PortServices {
   luns(): number[];
   /** Keys of the I_T nexuses logged in now. */
   nexuses(): Iterable<string>;
+  /** Every LU of the port (EXTENDED COPY finds its source and destination among them). */
+  units(): Iterable<LogicalUnit>;
+  readonly copyResults: CopyResults;
   /** REPORT SUPPORTED OPERATION CODES reads the table it is part of. */
   commandTable(): readonly CommandSpec[];
 }

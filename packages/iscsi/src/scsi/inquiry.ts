@@ -24,7 +24,7 @@ export function standardInquiry(backend: BlockBackend | undefined, id: InquiryId
   d[2] = 0x06; // SPC-4
   d[3] = 0x12; // HiSup, response data format 2
   d[4] = d.length - 5;
-  d[5] = 0x00;
+  d[5] = 0x08; // 3PC: EXTENDED COPY
   d[6] = 0x00;
   d[7] = 0x02; // CmdQue
   putAscii(d, 8, 8, VENDOR_ID);
@@ -154,13 +154,13 @@ function blockLimits(backend: BlockBackend): Uint8Array {
   const l = blockLimitsOf(backend);
   const b = new Uint8Array(0x3c);
   b[1] = l.maxCompareAndWriteBlocks;
-  put16(b, 2, 1); // optimal transfer length granularity
+  put16(b, 2, Math.max(1, 4096 / backend.blockSize)); // optimal transfer length granularity: 4 KiB
   put32(b, 4, l.maxTransferBlocks);
   put32(b, 8, l.maxTransferBlocks);
   put32(b, 12, 0); // maximum prefetch length
   put32(b, 16, l.maxUnmapBlocks);
   put32(b, 20, l.maxUnmapDescriptors);
-  put32(b, 24, backend.thin ? 1 : 0); // optimal unmap granularity
+  put32(b, 24, backend.thin ? Math.max(1, 4096 / backend.blockSize) : 0); // optimal unmap granularity
   put64(b, 32, l.maxWriteSameBlocks);
   return b;
 }

@@ -89,6 +89,14 @@ class TicketHolder {
 
 // --- READ CAPACITY ---
 
+/**
+ * Logical blocks per physical block (log2): 512-byte LUNs sit on 4 KiB-granular images, so
+ * initiators that align to it (partitioning tools, filesystems) avoid read-modify-write.
+ */
+export function physicalBlockExponent(lu: LogicalUnit): number {
+  return lu.backend.blockSize === 512 ? 3 : 0;
+}
+
 export function readCapacity10(ctx: CommandContext): Prepared {
   const lu = requireLu(ctx);
   const { cdb } = ctx;
@@ -108,6 +116,7 @@ export function readCapacity16(ctx: CommandContext): Prepared {
   const d = new Uint8Array(32);
   put64(d, 0, Math.max(0, lu.blocks - 1));
   put32(d, 8, lu.backend.blockSize);
+  d[13] = physicalBlockExponent(lu);
   if (lu.backend.thin) d[14] = 0xc0; // LBPME, LBPRZ
   return { dataOutLength: 0, run: () => truncate(d, alloc) };
 }
@@ -284,6 +293,8 @@ export function writeSame(ctx: CommandContext): Prepared {
   const bs = lu.backend.blockSize;
   const limit = blockLimitsOf(lu.backend).maxWriteSameBlocks;
   if (limit > 0 && blocks > limit) throw invalidField(sixteen ? 10 : 7);
+  // The Data-Out is exactly one block (none with NDOB).
+  if (ctx.cmd.expectedDataTransferLength !== (ndob ? 0 : bs)) throw invalidField(sixteen ? 10 : 7);
   const holder = blocks > 0 ? TicketHolder.admit(lu, lba * bs, blocks * bs, WRITE_SAME_PIECE) : undefined;
   return {
     dataOutLength: ndob ? 0 : bs,
@@ -451,4 +462,16 @@ export function orWrite(ctx: CommandContext): Prepared {
       return undefined;
     },
   };
+}
+
+/** READ DEFECT DATA(10)/(12): a virtual disk has no defects; the list is empty in the format asked. */
+export function readDefectData(ctx: CommandContext): Prepared {
+  requireLu(ctx);
+  const { cdb } = ctx;
+  const twelve = cdb.length === 12;
+  const flags = (twelve ? cdb[1] : cdb[2]) ?? 0;
+  const alloc = twelve ? u32(cdb, 6) : u16(cdb, 7);
+  const d = new Uint8Array(twelve ? 8 : 4);
+  d[1] = flags & 0x1f; // PLISTV, GLISTV, DEFECT LIST FORMAT echoed: both lists valid and empty
+  return { dataOutLength: 0, run: () => truncate(d, alloc) };
 }

@@ -11,6 +11,7 @@ export const SenseKey = {
   illegalRequest: 0x5,
   unitAttention: 0x6,
   dataProtect: 0x7,
+  copyAborted: 0xa,
   abortedCommand: 0xb,
   miscompare: 0xe,
 } as const;

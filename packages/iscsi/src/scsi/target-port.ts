@@ -13,6 +13,7 @@ import type {
   TaskManagementFunction,
 } from "./contract.js";
 import { ScsiStatus } from "./contract.js";
+import { CopyResults } from "./extended-copy.js";
 import type { InquiryIdentity } from "./inquiry.js";
 import { LogicalUnit } from "./logical-unit.js";
 import { nexusKeyOf } from "./pr-commands.js";
@@ -72,6 +73,8 @@ export function createScsiTargetPort(opts: ScsiTargetPortOptions = {}): ScsiTarg
     identity,
     luns: () => [...units.keys()].sort((a, b) => a - b),
     nexuses: () => nexuses,
+    units: () => units.values(),
+    copyResults: new CopyResults(),
     commandTable: () => COMMANDS,
   };
 
