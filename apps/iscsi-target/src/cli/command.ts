@@ -1,6 +1,6 @@
 // What a command is: its place in the command tree, flags, positionals and help text. main.ts parses
 // with node:util parseArgs from these declarations, so help and parsing cannot disagree.
-import type { RpcClient } from "@livesnap/protocol";
+import type { MethodName, MethodParams, MethodResult, RpcClient } from "@livesnap/protocol";
 
 export interface FlagSpec {
   type: "string" | "boolean";
@@ -28,6 +28,8 @@ export interface CommandRun {
   io: CliIO;
   /** Connects with --url/--token/--data-dir or the environment (HTTP one-shot calls). */
   client(): Promise<RpcClient>;
+  /** One call on client(); its params are built (and checked) before connecting. */
+  call<M extends MethodName>(method: M, params: MethodParams<M>): Promise<MethodResult<M>>;
   /** The resolved connection (for streaming endpoints). */
   connection(): Promise<{ url: string; token: string }>;
 }

@@ -2,7 +2,7 @@
 // the data directory's api-url and api-token files (--data-dir, LIVESNAP_DATA_DIR, ./.livesnap-data).
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { createClient, httpTransport, type RpcClient } from "@livesnap/protocol";
+import { createClient, httpTransport, PROTOCOL_VERSION, type RpcClient, RpcError } from "@livesnap/protocol";
 import { API_URL_FILE, TOKEN_FILE } from "../management/files.js";
 import { CliError, EXIT } from "./errors.js";
 
@@ -39,8 +39,21 @@ export function resolveConnection(
   return { url, token };
 }
 
-export function connectHttp(connection: { url: string; token: string }): RpcClient {
-  return createClient(httpTransport(connection));
+/** An HTTP client, after checking that the daemon speaks this CLI's protocol version. */
+export async function connectHttp(connection: { url: string; token: string }): Promise<RpcClient> {
+  const client = createClient(httpTransport(connection));
+  try {
+    await client.call("hello", { protocolVersion: PROTOCOL_VERSION, client: "livesnap-cli" });
+  } catch (err) {
+    if (err instanceof RpcError && err.kind === "version-mismatch") {
+      throw new CliError(
+        `the daemon at ${connection.url} cannot serve this CLI: ${err.message}`,
+        EXIT.failed,
+      );
+    }
+    throw err;
+  }
+  return client;
 }
 
 function readTrimmed(path: string): string | undefined {

@@ -1,7 +1,7 @@
 // The livesnap command line: finds the command, parses its flags with node:util parseArgs, runs it,
 // and turns every failure into one clear line on stderr and a documented exit code.
 import { parseArgs } from "node:util";
-import { RpcError } from "@livesnap/protocol";
+import { type RpcClient, RpcError } from "@livesnap/protocol";
 import pkg from "../../package.json" with { type: "json" };
 import type { CliIO, CommandRun, CommandSpec, FlagSpec } from "./command.js";
 import { exportCommand } from "./commands/export.js";
@@ -122,13 +122,19 @@ async function dispatch(argv: string[], io: CliIO): Promise<number> {
       },
       io.env,
     );
+  let connected: Promise<RpcClient> | undefined;
+  const client = () => {
+    connected ??= connection().then(connectHttp);
+    return connected;
+  };
   const run: CommandRun = {
     positionals: parsed.positionals,
     flags,
     json: flags.json === true,
     io,
     connection,
-    client: async () => connectHttp(await connection()),
+    client,
+    call: async (method, params) => (await client()).call(method, params),
   };
   return (await spec.run(run)) ?? EXIT.ok;
 }

@@ -15,8 +15,12 @@ const VOLUME_COUNTERS: [keyof VolumeStats, string, string][] = [
   ["flushes", "livesnap_volume_flushes_total", "SYNCHRONIZE CACHE / FUA flushes completed"],
 ];
 
+export type CommandKind = "read" | "write" | "unmap" | "flush" | "other";
+
 export interface ManagementMetrics {
   registry: Registry;
+  /** Times one SCSI command from PDU to response (the iSCSI side calls it). */
+  observeCommand(volume: string, kind: CommandKind, seconds: number): void;
   /** Times one management API call. */
   observeCall(method: string, outcome: "ok" | "error", seconds: number): void;
   sessionLogin(): void;
@@ -115,8 +119,17 @@ export function createMetrics(pool: PoolHandle, control: TargetControl): Managem
     registers: [registry],
   });
 
+  const commands = new Histogram({
+    name: "livesnap_scsi_command_duration_seconds",
+    help: "SCSI command latency, command PDU received to response sent",
+    labelNames: ["volume", "kind"],
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+    registers: [registry],
+  });
+
   return {
     registry,
+    observeCommand: (volume, kind, seconds) => commands.observe({ volume, kind }, seconds),
     observeCall: (method, outcome, seconds) => calls.observe({ method, outcome }, seconds),
     sessionLogin: () => logins.inc(),
   };

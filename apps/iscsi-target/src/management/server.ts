@@ -23,7 +23,7 @@ import { toRpcError } from "./engine-errors.js";
 import { EventHub } from "./event-hub.js";
 import { API_URL_FILE } from "./files.js";
 import { type CallContext, createHandlers } from "./handlers.js";
-import { createMetrics } from "./metrics.js";
+import { type CommandKind, createMetrics } from "./metrics.js";
 import { SNAPSHOT_DATA_ROUTE, serveSnapshotData } from "./snapshot-data.js";
 import { bearerToken, loadOrCreateToken, tokenMatches } from "./token.js";
 
@@ -46,6 +46,11 @@ export interface ManagementServer {
   url: string;
   token: string;
   port: number;
+  /**
+   * Feeds the SCSI latency histogram (livesnap_scsi_command_duration_seconds): the iSCSI side calls it
+   * once per completed command. The engine's counters come from volume.stats() at scrape time.
+   */
+  observeCommand(volume: string, kind: CommandKind, seconds: number): void;
   close(): Promise<void>;
 }
 
@@ -211,6 +216,7 @@ export async function startManagementServer(options: ManagementServerOptions): P
     url,
     token,
     port,
+    observeCommand: metrics.observeCommand,
     async close() {
       hub.stop();
       control.events.off("session-login", onLogin);

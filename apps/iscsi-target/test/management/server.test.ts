@@ -318,6 +318,15 @@ describe("methods on a real pool", () => {
     expect(text).toMatch(/^livesnap_iscsi_sessions 1$/m);
     expect(text).toMatch(/^livesnap_iscsi_logins_total 1$/m);
     expect(text).toMatch(/^livesnap_api_call_duration_seconds_count\{method="stats.get",outcome="ok"\} 1$/m);
+    server.observeCommand("vol1", "write", 0.0003);
+    server.observeCommand("vol1", "write", 0.002);
+    const after = await (
+      await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.token}` } })
+    ).text();
+    expect(after).toMatch(
+      /^livesnap_scsi_command_duration_seconds_bucket\{le="0.0005",volume="vol1",kind="write"\} 1$/m,
+    );
+    expect(after).toMatch(/^livesnap_scsi_command_duration_seconds_count\{volume="vol1",kind="write"\} 2$/m);
   });
 });
 

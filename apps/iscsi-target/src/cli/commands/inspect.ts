@@ -34,7 +34,7 @@ export const inspectCommands: CommandSpec[] = [
       const since = stringFlag(run, "since");
       const start = stringFlag(run, "start");
       const end = stringFlag(run, "end");
-      const wire = await (await run.client()).call("blockmap.get", {
+      const wire = await run.call("blockmap.get", {
         volume,
         buckets,
         ...(snapshot !== undefined ? { snapshot } : {}),
@@ -61,7 +61,7 @@ export const inspectCommands: CommandSpec[] = [
     args: ["<volume>", "<from>", "[to]"],
     async run(run) {
       const [volume, from, to] = run.positionals as [string, string, string?];
-      const changed = await (await run.client()).call("chunks.changed", {
+      const changed = await run.call("chunks.changed", {
         volume,
         from,
         ...(to !== undefined ? { to } : {}),
@@ -93,7 +93,7 @@ export const inspectCommands: CommandSpec[] = [
     summary: "List logged-in iSCSI sessions",
     args: [],
     async run(run) {
-      const { sessions } = await (await run.client()).call("session.list", {});
+      const { sessions } = await run.call("session.list", {});
       if (run.json) printJson(run, sessions);
       else if (sessions.length === 0) run.io.stdout("no sessions\n");
       else
@@ -119,7 +119,7 @@ export const inspectCommands: CommandSpec[] = [
     summary: "List targets, portals and LUNs",
     args: [],
     async run(run) {
-      const { targets } = await (await run.client()).call("target.list", {});
+      const { targets } = await run.call("target.list", {});
       if (run.json) {
         printJson(run, targets);
         return 0;
@@ -156,10 +156,7 @@ export const inspectCommands: CommandSpec[] = [
     async run(run) {
       const [volume] = run.positionals as [string?];
       if (run.flags.watch) return watchRates(run, volume);
-      const { volumes } = await (await run.client()).call(
-        "stats.get",
-        volume !== undefined ? { volume } : {},
-      );
+      const { volumes } = await run.call("stats.get", volume !== undefined ? { volume } : {});
       if (run.json) printJson(run, volumes);
       else if (volumes.length === 0) run.io.stdout("no volumes\n");
       else

@@ -35,7 +35,7 @@ export const snapshotCommands: CommandSpec[] = [
     args: ["<volume>", "[name]"],
     async run(run) {
       const [volume, name = defaultName()] = run.positionals as [string, string?];
-      const { snapshot } = await (await run.client()).call("snapshot.create", { volume, name });
+      const { snapshot } = await run.call("snapshot.create", { volume, name });
       if (run.json) printJson(run, snapshot);
       else run.io.stdout(`created snapshot ${volume}@${snapshot.name} (seq ${snapshot.seq})\n`);
       return 0;
@@ -47,7 +47,7 @@ export const snapshotCommands: CommandSpec[] = [
     args: ["<volume>"],
     async run(run) {
       const [volume] = run.positionals as [string];
-      const { snapshots } = await (await run.client()).call("snapshot.list", { volume });
+      const { snapshots } = await run.call("snapshot.list", { volume });
       if (run.json) printJson(run, snapshots);
       else run.io.stdout(snapshots.length ? snapshotRows(snapshots) : `volume ${volume} has no snapshots\n`);
       return 0;
@@ -59,7 +59,7 @@ export const snapshotCommands: CommandSpec[] = [
     args: ["<volume>", "<snapshot>"],
     async run(run) {
       const [volume, snapshot] = run.positionals as [string, string];
-      await (await run.client()).call("snapshot.delete", { volume, snapshot });
+      await run.call("snapshot.delete", { volume, snapshot });
       if (run.json) printJson(run, { deleted: `${volume}@${snapshot}` });
       else run.io.stdout(`deleted snapshot ${volume}@${snapshot}\n`);
       return 0;
@@ -107,7 +107,7 @@ export const snapshotCommands: CommandSpec[] = [
     async run(run) {
       const [volume, snapshot] = run.positionals as [string, string];
       const lun = stringFlag(run, "lun");
-      const result = await (await run.client()).call("snapshot.expose", {
+      const result = await run.call("snapshot.expose", {
         volume,
         snapshot,
         ...(lun !== undefined ? { lun: parseInteger(lun, "--lun", 1) } : {}),
@@ -148,7 +148,7 @@ export const snapshotCommands: CommandSpec[] = [
     details: "Every volume gets a snapshot called <name>, all at one admission point, with no pause.",
     async run(run) {
       const [name, ...volumes] = run.positionals as [string, ...string[]];
-      const result = await (await run.client()).call("group.snapshot", {
+      const result = await run.call("group.snapshot", {
         entries: volumes.map((volume) => ({ volume, snapshot: name })),
       });
       if (run.json) printJson(run, result);

@@ -24,7 +24,7 @@ export const volumeCommands: CommandSpec[] = [
     summary: "List volumes",
     args: [],
     async run(run) {
-      const { volumes } = await (await run.client()).call("volume.list", {});
+      const { volumes } = await run.call("volume.list", {});
       if (run.json) printJson(run, volumes);
       else run.io.stdout(volumes.length ? volumeRows(volumes) : "no volumes\n");
       return 0;
@@ -47,7 +47,7 @@ export const volumeCommands: CommandSpec[] = [
       const [name, size] = run.positionals as [string, string];
       const blockSize = stringFlag(run, "block-size");
       const chunkSize = stringFlag(run, "chunk-size");
-      const { volume } = await (await run.client()).call("volume.create", {
+      const { volume } = await run.call("volume.create", {
         name,
         sizeBytes: parseSize(size),
         ...(blockSize !== undefined
@@ -66,7 +66,7 @@ export const volumeCommands: CommandSpec[] = [
     args: ["<name>"],
     async run(run) {
       const [name] = run.positionals as [string];
-      await (await run.client()).call("volume.delete", { volume: name });
+      await run.call("volume.delete", { volume: name });
       if (run.json) printJson(run, { deleted: name });
       else run.io.stdout(`deleted volume ${name}\n`);
       return 0;
@@ -78,7 +78,7 @@ export const volumeCommands: CommandSpec[] = [
     args: ["<name>", "<size>"],
     async run(run) {
       const [name, size] = run.positionals as [string, string];
-      const { volume } = await (await run.client()).call("volume.resize", {
+      const { volume } = await run.call("volume.resize", {
         volume: name,
         sizeBytes: parseSize(size),
       });
