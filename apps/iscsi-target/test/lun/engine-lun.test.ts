@@ -1,0 +1,130 @@
+// Volumes and snapshots of a real engine pool (files in a temp dir) served as SCSI LUNs, driven
+// the way the transport drives them: admit at command arrival, execute when the data is in.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type EnginePool, openPool } from "@livesnap/engine";
+import { createScsiTargetPort, type ItNexus, type ScsiTarget } from "@livesnap/iscsi";
+import { afterEach, describe, expect, it } from "vitest";
+import { addSnapshotLun, addVolumeLun } from "../../src/lun/index.js";
+
+const nexus: ItNexus = {
+  id: "n1",
+  initiatorName: "iqn.2026-01.test:i",
+  isid: "400000000001",
+  targetName: "iqn.2026-01.test:t",
+  targetPortalGroupTag: 1,
+  relativeTargetPortId: 1,
+};
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function pool(): Promise<{ pool: EnginePool; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "livesnap-lun-"));
+  const p = await openPool({ dir, chunkSize: 4096 });
+  cleanup.push(async () => {
+    await p.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { pool: p, dir };
+}
+
+function admit(target: ScsiTarget, lun: number, cdb: number[], edtl: number, write: boolean) {
+  const adm = target.admit({
+    lun,
+    cdb: Uint8Array.from(cdb),
+    nexus,
+    expectedDataTransferLength: edtl,
+    readBit: !write,
+    writeBit: write,
+    taskTag: 1,
+    attribute: "simple",
+  });
+  if (adm.kind !== "ready") throw new Error(`not admitted: status ${adm.response.status}`);
+  return adm;
+}
+
+async function run(target: ScsiTarget, lun: number, cdb: number[], dataOut?: Uint8Array) {
+  const adm = target.admit({
+    lun,
+    cdb: Uint8Array.from(cdb),
+    nexus,
+    expectedDataTransferLength: dataOut?.length ?? 1 << 20,
+    readBit: !dataOut,
+    writeBit: !!dataOut,
+    taskTag: 1,
+    attribute: "simple",
+  });
+  if (adm.kind === "immediate") return adm.response;
+  return target.execute(adm, dataOut);
+}
+
+const write10 = (lba: number, blocks: number) => [0x2a, 0, 0, 0, lba >> 8, lba & 0xff, 0, 0, blocks, 0];
+const read10 = (lba: number, blocks: number) => [0x28, 0, 0, 0, lba >> 8, lba & 0xff, 0, 0, blocks, 0];
+
+describe("engine volumes as LUNs", () => {
+  it("a write admitted before a live snapshot belongs to it, one admitted after does not", async () => {
+    const { pool: p, dir } = await pool();
+    const vol = await p.createVolume("v", { sizeBytes: 1 << 20, blockSize: 512 });
+    const target = createScsiTargetPort();
+    addVolumeLun(target, 0, vol, dir);
+    target.nexusLoggedIn(nexus);
+    await run(target, 0, [0, 0, 0, 0, 0, 0]); // power-on unit attention
+    expect((await run(target, 0, write10(0, 8), new Uint8Array(4096).fill(1))).status).toBe(0);
+
+    // Command PDUs arrive, the snapshot is taken, then the Data-Out arrives.
+    const before = admit(target, 0, write10(0, 8), 4096, true);
+    await vol.createSnapshot("s1");
+    const after = admit(target, 0, write10(8, 8), 4096, true);
+    expect((await target.execute(before, new Uint8Array(4096).fill(2))).status).toBe(0);
+    expect((await target.execute(after, new Uint8Array(4096).fill(3))).status).toBe(0);
+
+    addSnapshotLun(target, 1, "v", vol.getSnapshot("s1"), dir);
+    const snap = await run(target, 1, read10(0, 16));
+    expect(snap.dataIn?.[0]).toBe(2);
+    expect(snap.dataIn?.[4096]).toBe(0);
+    // Adding LUN 1 changed the inventory: LUN 0 tells the nexus once.
+    const ua = await run(target, 0, read10(0, 16));
+    expect([ua.sense?.[2], ua.sense?.[12], ua.sense?.[13]]).toEqual([0x06, 0x3f, 0x0e]);
+    const live = await run(target, 0, read10(0, 16));
+    expect([live.dataIn?.[0], live.dataIn?.[4096]]).toEqual([2, 3]);
+  });
+
+  it("the snapshot LUN is write protected and identified apart from its volume", async () => {
+    const { pool: p, dir } = await pool();
+    const vol = await p.createVolume("v", { sizeBytes: 1 << 20, blockSize: 4096 });
+    await vol.createSnapshot("s1");
+    const target = createScsiTargetPort();
+    addVolumeLun(target, 0, vol, dir);
+    addSnapshotLun(target, 1, "v", vol.getSnapshot("s1"), dir);
+    const w = await run(target, 1, write10(0, 1), new Uint8Array(4096));
+    expect([w.sense?.[2], w.sense?.[12]]).toEqual([0x07, 0x27]);
+    const naa = async (lun: number) =>
+      (await run(target, lun, [0x12, 1, 0x83, 0, 255, 0])).dataIn?.subarray(8, 24);
+    expect(await naa(0)).not.toEqual(await naa(1));
+    const cap = await run(target, 1, [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect([...(cap.dataIn ?? [])]).toEqual([0, 0, 0, 255, 0, 0, 0x10, 0]);
+  });
+
+  it("UNMAP deallocates in the engine and GET LBA STATUS sees it", async () => {
+    const { pool: p, dir } = await pool();
+    const vol = await p.createVolume("v", { sizeBytes: 1 << 20, blockSize: 512 });
+    const target = createScsiTargetPort();
+    addVolumeLun(target, 0, vol, dir);
+    await run(target, 0, write10(0, 64), new Uint8Array(64 * 512).fill(9));
+    const list = new Uint8Array(24);
+    const v = new DataView(list.buffer);
+    v.setUint16(0, 22);
+    v.setUint16(2, 16);
+    v.setBigUint64(8, 16n);
+    v.setUint32(16, 16);
+    expect((await run(target, 0, [0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0], list)).status).toBe(0);
+    const st = await run(target, 0, [0x9e, 0x12, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 64, 0, 0]);
+    expect(st.dataIn?.[8 + 12]).toBe(1);
+    const r = await run(target, 0, read10(16, 1));
+    expect(r.dataIn?.every((b) => b === 0)).toBe(true);
+  });
+});
