@@ -1,0 +1,309 @@
+// Transport behaviour over a raw socket: digests, R2T/Data-Out, residuals, NOP, task
+// management, CmdSN window, reinstatement, malformed PDUs. Real target, RAM LUN.
+import { randomBytes } from "node:crypto";
+import { RejectReason, TargetOpcode, TmfFunction, TmfResponse } from "@livesnap/iscsi";
+import { afterEach, describe, expect, it } from "vitest";
+import { RawInitiator, read10, TEST_UNIT_READY, write10 } from "../helpers/raw-initiator.js";
+import { startTestTarget, TEST_IQN, type TestTarget } from "../helpers/target.js";
+
+const open: (TestTarget | RawInitiator)[] = [];
+
+async function target(opts: Parameters<typeof startTestTarget>[0] = {}): Promise<TestTarget> {
+  const t = await startTestTarget({ sizeBytes: 8 * 1024 * 1024, ...opts });
+  open.push(t);
+  return t;
+}
+
+/** Logged-in initiator with the power-on unit attention consumed. */
+async function session(
+  t: TestTarget,
+  keys: Record<string, string> = {},
+  isid?: Buffer,
+): Promise<RawInitiator> {
+  const ini = await RawInitiator.connect(t.port);
+  open.push(ini);
+  const rsp = await ini.login({ targetName: TEST_IQN, keys, ...(isid ? { isid } : {}) });
+  expect(rsp.bhs[36]).toBe(0);
+  const itt = ini.command({ cdb: TEST_UNIT_READY, edtl: 0 });
+  const r = await ini.expect(TargetOpcode.scsiResponse);
+  expect(r.bhs.readUInt32BE(16)).toBe(itt);
+  return ini;
+}
+
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) {
+    if (o instanceof RawInitiator) o.close();
+    else await o.close();
+  }
+});
+
+describe("data transfer", () => {
+  it("writes with immediate data + R2T and reads back, with header and data digests", async () => {
+    const t = await target();
+    const ini = await session(t, {
+      HeaderDigest: "CRC32C",
+      DataDigest: "CRC32C",
+      ImmediateData: "Yes",
+      InitialR2T: "Yes",
+      MaxBurstLength: "65536",
+      FirstBurstLength: "16384",
+      MaxRecvDataSegmentLength: "8192",
+    });
+    expect(ini.digests).toEqual({ headerDigest: true, dataDigest: true });
+    const data = randomBytes(256 * 1024);
+    const itt = ini.command({
+      cdb: write10(8, 512),
+      write: true,
+      edtl: data.length,
+      immediateData: data.subarray(0, 8192),
+    });
+    const rsp = await ini.serveWrite(itt, data);
+    expect(rsp.bhs[3]).toBe(0);
+    expect(t.backends[0]?.data.subarray(4096, 4096 + data.length).equals(data)).toBe(true);
+
+    const ritt = ini.command({ cdb: read10(8, 512), read: true, edtl: data.length });
+    const back = await ini.collectRead(ritt, data.length);
+    expect(back.data.equals(data)).toBe(true);
+    expect(back.status.bhs[3]).toBe(0);
+  });
+
+  it("accepts unsolicited Data-Out up to FirstBurstLength when InitialR2T=No", async () => {
+    const t = await target();
+    const ini = await session(t, { InitialR2T: "No", ImmediateData: "No", FirstBurstLength: "8192" });
+    const data = randomBytes(16384);
+    const itt = ini.command({ cdb: write10(0, 32), write: true, edtl: data.length, final: false });
+    ini.dataOut({ itt, ttt: 0xffffffff, offset: 0, data: data.subarray(0, 8192), dataSN: 0, final: true });
+    const rsp = await ini.serveWrite(itt, data);
+    expect(rsp.bhs[3]).toBe(0);
+    expect(t.backends[0]?.data.subarray(0, 16384).equals(data)).toBe(true);
+  });
+
+  it("reports read overflow and underflow residuals exactly", async () => {
+    const t = await target();
+    const ini = await session(t);
+    // CDB asks 4 blocks (2048 bytes), EDTL 1024: 1024 bytes sent, overflow 1024.
+    const over = ini.command({ cdb: read10(0, 4), read: true, edtl: 1024 });
+    const o = await ini.collectRead(over, 1024);
+    expect((o.status.bhs[1] as number) & 0x04).toBe(0x04);
+    expect(o.status.bhs.readUInt32BE(44)).toBe(1024);
+    // CDB asks 1 block, EDTL 4096: underflow 3584.
+    const under = ini.command({ cdb: read10(0, 1), read: true, edtl: 4096 });
+    const u = await ini.collectRead(under, 4096);
+    expect((u.status.bhs[1] as number) & 0x02).toBe(0x02);
+    expect(u.status.bhs.readUInt32BE(44)).toBe(3584);
+  });
+
+  it("drops the connection on a data digest error and keeps other sessions serving", async () => {
+    const t = await target();
+    const bad = await session(t, { DataDigest: "CRC32C", ImmediateData: "Yes" });
+    const good = await session(t, {}, Buffer.from([0x80, 0, 0, 0, 0, 9]));
+    // Build a write with immediate data, then flip one data byte after serialization.
+    bad.digests.dataDigest = true;
+    const data = randomBytes(512);
+    const original = bad.socket.write.bind(bad.socket);
+    let n = 0;
+    bad.socket.write = ((chunk: Buffer) => {
+      n++;
+      if (n === 2) chunk = Buffer.from(chunk).fill(0xee, 0, 1);
+      return original(chunk);
+    }) as typeof bad.socket.write;
+    bad.command({ cdb: write10(0, 1), write: true, edtl: 512, immediateData: data });
+    const reject = await bad.expect(TargetOpcode.reject);
+    expect(reject.bhs[2]).toBe(RejectReason.dataDigestError);
+    expect(await bad.closedWithin(2000)).toBe(true);
+
+    const itt = good.command({ cdb: read10(0, 1), read: true, edtl: 512 });
+    const r = await good.collectRead(itt, 512);
+    expect(r.status.bhs[3]).toBe(0);
+  });
+});
+
+describe("NOP", () => {
+  it("answers a ping with the same data and ITT", async () => {
+    const t = await target();
+    const ini = await session(t);
+    const itt = ini.nopOut({ data: Buffer.from("ping-payload") });
+    const nop = await ini.expect(TargetOpcode.nopIn);
+    expect(nop.bhs.readUInt32BE(16)).toBe(itt);
+    expect(nop.bhs.readUInt32BE(20)).toBe(0xffffffff);
+    expect(nop.data.toString()).toBe("ping-payload");
+  });
+
+  it("pings an idle initiator and drops it when it stops answering", async () => {
+    const t = await target({ keepalive: { intervalMs: 150, timeoutMs: 300 } });
+    const alive = await session(t);
+    const dead = await session(t, {}, Buffer.from([0x80, 0, 0, 0, 0, 2]));
+    // `alive` answers pings; `dead` never does.
+    const ping = await alive.expect(TargetOpcode.nopIn, 2000);
+    expect(ping.bhs.readUInt32BE(16)).toBe(0xffffffff);
+    const ttt = ping.bhs.readUInt32BE(20);
+    expect(ttt).not.toBe(0xffffffff);
+    alive.nopOut({ itt: 0xffffffff, ttt });
+    expect(await dead.closedWithin(3000)).toBe(true);
+    expect(alive.closed).toBe(false);
+  });
+});
+
+describe("task management", () => {
+  it("ABORT TASK on a write waiting for its data, then the LUN keeps working", async () => {
+    const t = await target();
+    const ini = await session(t, { InitialR2T: "Yes", ImmediateData: "No" });
+    const w = ini.command({ cdb: write10(0, 8), write: true, edtl: 4096 });
+    const r2t = await ini.expect(TargetOpcode.readyToTransfer);
+    expect(r2t.bhs.readUInt32BE(16)).toBe(w);
+    const tmf = ini.tmf(TmfFunction.abortTask, { rtt: w, refCmdSN: ini.cmdSN - 1 });
+    const rsp = await ini.expect(TargetOpcode.taskManagementResponse);
+    expect(rsp.bhs.readUInt32BE(16)).toBe(tmf);
+    expect(rsp.bhs[2]).toBe(TmfResponse.functionComplete);
+    const r = ini.command({ cdb: read10(0, 1), read: true, edtl: 512 });
+    const back = await ini.collectRead(r, 512);
+    expect(back.status.bhs.readUInt32BE(16)).toBe(r);
+  });
+
+  it("ABORT TASK for an unknown task not yet received says it does not exist", async () => {
+    const t = await target();
+    const ini = await session(t);
+    ini.tmf(TmfFunction.abortTask, { rtt: 0x1234, refCmdSN: ini.cmdSN + 5 });
+    const rsp = await ini.expect(TargetOpcode.taskManagementResponse);
+    expect(rsp.bhs[2]).toBe(TmfResponse.taskDoesNotExist);
+  });
+
+  it.each([
+    [TmfFunction.abortTaskSet, TmfResponse.functionComplete],
+    [TmfFunction.clearTaskSet, TmfResponse.functionComplete],
+    [TmfFunction.logicalUnitReset, TmfResponse.functionComplete],
+    [TmfFunction.targetWarmReset, TmfResponse.functionComplete],
+    [TmfFunction.taskReassign, TmfResponse.taskReassignmentNotSupported],
+    [99, TmfResponse.functionNotSupported],
+  ])("function %i answers %i and never wedges the session", async (fn, expected) => {
+    const t = await target();
+    const ini = await session(t, { InitialR2T: "Yes", ImmediateData: "No" });
+    ini.command({ cdb: write10(0, 8), write: true, edtl: 4096 }); // left waiting for data
+    await ini.expect(TargetOpcode.readyToTransfer);
+    ini.tmf(fn);
+    const rsp = await ini.expect(TargetOpcode.taskManagementResponse);
+    expect(rsp.bhs[2]).toBe(expected);
+    const itt = ini.nopOut();
+    const nop = await ini.expect(TargetOpcode.nopIn);
+    expect(nop.bhs.readUInt32BE(16)).toBe(itt);
+  });
+
+  it("LUN RESET on a missing LUN answers LUN does not exist", async () => {
+    const t = await target();
+    const ini = await session(t);
+    ini.tmf(TmfFunction.logicalUnitReset, { lun: 7 });
+    const rsp = await ini.expect(TargetOpcode.taskManagementResponse);
+    expect(rsp.bhs[2]).toBe(TmfResponse.lunDoesNotExist);
+  });
+
+  it("TARGET COLD RESET answers, then ends the target's sessions", async () => {
+    const t = await target();
+    const ini = await session(t);
+    ini.tmf(TmfFunction.targetColdReset);
+    const rsp = await ini.expect(TargetOpcode.taskManagementResponse);
+    expect(rsp.bhs[2]).toBe(TmfResponse.functionComplete);
+    expect(await ini.closedWithin(2000)).toBe(true);
+  });
+});
+
+describe("sessions", () => {
+  it("advances MaxCmdSN as commands complete and ignores a command beyond the window", async () => {
+    const t = await target({ queueDepth: 4 });
+    const ini = await session(t);
+    const itt = ini.nopOut({ immediate: false });
+    const nop = await ini.expect(TargetOpcode.nopIn);
+    expect(nop.bhs.readUInt32BE(16)).toBe(itt);
+    const expCmdSN = nop.bhs.readUInt32BE(28);
+    const maxCmdSN = nop.bhs.readUInt32BE(32);
+    expect(expCmdSN).toBe(ini.cmdSN);
+    expect(maxCmdSN - expCmdSN).toBe(3);
+    // CmdSN far beyond MaxCmdSN: silently ignored.
+    const saved = ini.cmdSN;
+    ini.cmdSN = maxCmdSN + 10;
+    ini.nopOut({ immediate: false });
+    ini.cmdSN = saved;
+    expect(await ini.next(300)).toBeUndefined();
+    const again = ini.nopOut({ immediate: false });
+    expect((await ini.expect(TargetOpcode.nopIn)).bhs.readUInt32BE(16)).toBe(again);
+  });
+
+  it("reinstates a session logged in again with the same ISID", async () => {
+    const t = await target();
+    const isid = Buffer.from([0x80, 1, 2, 3, 4, 5]);
+    const first = await session(t, {}, isid);
+    const second = await session(t, {}, isid);
+    expect(await first.closedWithin(2000)).toBe(true);
+    expect(t.server.listSessions().map((s) => s.isid)).toEqual(["800102030405"]);
+    const itt = second.nopOut();
+    expect((await second.expect(TargetOpcode.nopIn)).bhs.readUInt32BE(16)).toBe(itt);
+  });
+
+  it("logs out cleanly", async () => {
+    const t = await target();
+    const ini = await session(t);
+    const itt = ini.logout();
+    const rsp = await ini.expect(TargetOpcode.logoutResponse);
+    expect(rsp.bhs.readUInt32BE(16)).toBe(itt);
+    expect(rsp.bhs[2]).toBe(0);
+    expect(await ini.closedWithin(2000)).toBe(true);
+    expect(t.server.listSessions()).toEqual([]);
+  });
+
+  it("answers SendTargets in a discovery session and in a normal one", async () => {
+    const t = await target();
+    const disc = await RawInitiator.connect(t.port);
+    open.push(disc);
+    await disc.login({ sessionType: "Discovery" });
+    disc.text([["SendTargets", "All"]]);
+    const rsp = await disc.expect(TargetOpcode.textResponse);
+    expect(rsp.data.toString()).toBe(`TargetName=${TEST_IQN}\0TargetAddress=127.0.0.1:${t.port},1\0`);
+    const normal = await session(t);
+    normal.text([["SendTargets", ""]]);
+    const own = await normal.expect(TargetOpcode.textResponse);
+    expect(own.data.toString()).toContain(`TargetName=${TEST_IQN}`);
+  });
+});
+
+describe("malformed input", () => {
+  it("rejects an unknown opcode and keeps the session", async () => {
+    const t = await target();
+    const ini = await session(t);
+    const bhs = Buffer.alloc(48);
+    bhs[0] = 0x1c | 0x40;
+    bhs[1] = 0x80;
+    ini.send({ bhs, ahs: Buffer.alloc(0), data: Buffer.alloc(0) });
+    const reject = await ini.expect(TargetOpcode.reject);
+    expect(reject.bhs[2]).toBe(RejectReason.commandNotSupported);
+    expect(reject.data.subarray(0, 48).equals(bhs)).toBe(true);
+    const itt = ini.nopOut();
+    expect((await ini.expect(TargetOpcode.nopIn)).bhs.readUInt32BE(16)).toBe(itt);
+  });
+
+  it("drops a connection announcing a data segment beyond MaxRecvDataSegmentLength", async () => {
+    const t = await target();
+    const ini = await session(t);
+    const bhs = Buffer.alloc(48);
+    bhs[0] = 0x01;
+    bhs[1] = 0xa1;
+    bhs.writeUIntBE(0xffffff, 5, 3);
+    ini.sendRaw(bhs);
+    expect(await ini.closedWithin(2000)).toBe(true);
+  });
+
+  it("drops a connection whose first PDU is not a Login Request", async () => {
+    const t = await target();
+    const ini = await RawInitiator.connect(t.port);
+    open.push(ini);
+    ini.nopOut();
+    expect(await ini.closedWithin(2000)).toBe(true);
+  });
+
+  it("fails a login to an unknown target with status 0x0203", async () => {
+    const t = await target();
+    const ini = await RawInitiator.connect(t.port);
+    open.push(ini);
+    const rsp = await ini.login({ targetName: "iqn.2026-11.nope:x" });
+    expect(rsp.bhs.readUInt16BE(36)).toBe(0x0203);
+    expect(await ini.closedWithin(2000)).toBe(true);
+  });
+});
