@@ -143,12 +143,21 @@ export class MetaLog {
   private async round(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
-    for (const hook of this.beforeCommit) await hook();
     if (batch.length > 0) {
       const buf = Buffer.concat(batch);
-      await this.file.write(buf, this.tail);
+      try {
+        for (const hook of this.beforeCommit) await hook();
+        await this.file.write(buf, this.tail);
+        await this.file.sync();
+      } catch (err) {
+        // Memory already reflects these records: keep them for the next round (same offset), so
+        // the log never silently loses a record that a later decision relied on.
+        this.pending = batch.concat(this.pending);
+        throw err;
+      }
       this.tail += buf.length;
-      await this.file.sync();
+    } else {
+      for (const hook of this.beforeCommit) await hook();
     }
     if (this.forceCheckpoint || this.tail > this.checkpointBytes) {
       this.forceCheckpoint = false;

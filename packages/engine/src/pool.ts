@@ -162,9 +162,11 @@ class Pool implements EnginePool, VolumeHost {
       createdAt: new Date().toISOString(),
     };
     // Files first: a crash before the record leaves only orphans, never a volume without files.
+    // The origin stays sparse: bytes past its end read as zeros, so it is never pre-sized
+    // (ext4 caps a file just under 16 TiB; a 16 TiB volume works until its last chunk is written).
     try {
       const origin = await this.storage.open(originName(meta.id));
-      await origin.truncate(sizeBytes);
+      await origin.truncate(0);
       await origin.sync();
       await origin.close();
     } catch (err) {

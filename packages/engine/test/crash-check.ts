@@ -17,6 +17,8 @@ export function checkView(
   writes: WrittenRecord[],
   durableIds: Set<number>,
   sector = 512,
+  /** Content before the first of these writes (default zeros). */
+  base?: Buffer,
 ): string | null {
   const relevant = writes.filter((w) => w.seq < bound).sort((a, b) => a.seq - b.seq);
   for (let off = 0; off < got.length; off += sector) {
@@ -31,7 +33,7 @@ export function checkView(
     const firstDurable = cover.findIndex((w) => durableIds.has(w.id));
     const actual = got.subarray(off, off + sector);
     const candidates: Buffer[] = [];
-    if (firstDurable < 0) candidates.push(Buffer.alloc(sector));
+    if (firstDurable < 0) candidates.push(base ? base.subarray(off, off + sector) : Buffer.alloc(sector));
     for (let i = firstDurable < 0 ? 0 : start; i < cover.length; i++) {
       const w = cover[i] as WrittenRecord;
       candidates.push(w.data.subarray(off - w.offset, off - w.offset + sector));

@@ -1,0 +1,127 @@
+// Fault injection: ENOSPC and EIO from the storage under the engine.
+import { describe, expect, it } from "vitest";
+import { type EngineError, openPool } from "../src/index.js";
+import { pattern, withTempDir } from "./helpers.js";
+import { errno, HookedStorage } from "./hooked-storage.js";
+
+const CS = 4096;
+
+describe("fault injection", () => {
+  it("COW store full (ENOSPC): the snapshot is invalidated with an event and a log line, the origin keeps working", async () => {
+    await withTempDir(async (dir) => {
+      const storage = new HookedStorage(dir, {});
+      const logged: string[] = [];
+      const logger = { info() {}, warn() {}, error: (_o: object, msg?: string) => logged.push(msg ?? "") };
+      const pool = await openPool({ dir, chunkSize: CS, storage, logger });
+      const vol = await pool.createVolume("v", { sizeBytes: 64 * 1024 });
+      const old = pattern(1, 4 * CS);
+      await vol.write(vol.admit(0, old.length), old);
+      await vol.createSnapshot("older");
+      await vol.write(vol.admit(0, CS), pattern(2, CS));
+      await vol.createSnapshot("s");
+      const events: string[] = [];
+      pool.events.on("snapshot-invalidated", (e) => events.push(`${e.snapshot}:${e.reason}`));
+      storage.hooks = {
+        write: (name) => (name.endsWith(".cow") ? Promise.reject(errno("ENOSPC")) : undefined),
+      };
+      const fresh = pattern(3, CS);
+      await vol.write(vol.admit(CS, CS), fresh);
+      expect((await vol.read(CS, CS)).equals(fresh)).toBe(true);
+      expect(events.sort()).toEqual(["older:COW store full", "s:COW store full"]);
+      expect(logged.some((m) => m.includes("invalidated"))).toBe(true);
+      const info = vol.listSnapshots().find((s) => s.name === "s");
+      expect(info?.valid).toBe(false);
+      await expect(vol.getSnapshot("s").read(0, CS)).rejects.toMatchObject({ code: "snapshot-invalid" });
+      // Writes go on without COW into the invalid snapshot; the invalid mark survives a reopen.
+      storage.hooks = {};
+      await vol.write(vol.admit(2 * CS, CS), pattern(4, CS));
+      await pool.close();
+      const again = await openPool({ dir, chunkSize: CS });
+      expect(
+        again
+          .getVolume("v")
+          .listSnapshots()
+          .map((s) => s.valid),
+      ).toEqual([false, false]);
+      // A snapshot taken afterwards is valid and works.
+      const v2 = again.getVolume("v");
+      await v2.createSnapshot("after");
+      await v2.write(v2.admit(0, CS), pattern(5, CS));
+      expect((await v2.getSnapshot("after").read(0, CS)).equals(pattern(2, CS))).toBe(true);
+      await again.close();
+    });
+  });
+
+  it("a COW store capacity limit behaves like ENOSPC", async () => {
+    await withTempDir(async (dir) => {
+      const pool = await openPool({ dir, chunkSize: CS, cowStoreLimitBytes: 2 * CS });
+      const vol = await pool.createVolume("v", { sizeBytes: 64 * 1024 });
+      await vol.write(vol.admit(0, 4 * CS), pattern(1, 4 * CS));
+      await vol.createSnapshot("s");
+      await vol.write(vol.admit(0, 2 * CS), pattern(2, 2 * CS));
+      expect(vol.listSnapshots()[0]?.valid).toBe(true);
+      await vol.write(vol.admit(2 * CS, CS), pattern(3, CS));
+      expect(vol.listSnapshots()[0]?.valid).toBe(false);
+      expect((await vol.read(2 * CS, CS)).equals(pattern(3, CS))).toBe(true);
+      await pool.close();
+    });
+  });
+
+  it("EIO on the origin surfaces as io-error and loses nothing already written", async () => {
+    await withTempDir(async (dir) => {
+      const storage = new HookedStorage(dir, {});
+      const pool = await openPool({ dir, chunkSize: CS, storage });
+      const vol = await pool.createVolume("v", { sizeBytes: 64 * 1024 });
+      const good = pattern(1, CS);
+      await vol.write(vol.admit(0, CS), good);
+      storage.hooks = { write: (name) => (name.endsWith(".img") ? Promise.reject(errno("EIO")) : undefined) };
+      await expect(vol.write(vol.admit(0, CS), pattern(2, CS))).rejects.toMatchObject({ code: "io-error" });
+      storage.hooks = { read: (name) => (name.endsWith(".img") ? Promise.reject(errno("EIO")) : undefined) };
+      const err = (await vol.read(0, CS).catch((e: unknown) => e)) as EngineError;
+      expect(err.code).toBe("io-error");
+      storage.hooks = {};
+      // The failed write released its chunk: later writes and reads proceed.
+      expect((await vol.read(0, CS)).equals(good)).toBe(true);
+      await vol.write(vol.admit(0, CS), pattern(3, CS));
+      expect((await vol.read(0, CS)).equals(pattern(3, CS))).toBe(true);
+      await pool.close();
+    });
+  });
+
+  it("EIO on the COW store fails the write and never overwrites the origin without its copy", async () => {
+    await withTempDir(async (dir) => {
+      const storage = new HookedStorage(dir, {});
+      const pool = await openPool({ dir, chunkSize: CS, storage });
+      const vol = await pool.createVolume("v", { sizeBytes: 64 * 1024 });
+      const old = pattern(1, CS);
+      await vol.write(vol.admit(0, CS), old);
+      await vol.createSnapshot("s");
+      storage.hooks = { write: (name) => (name.endsWith(".cow") ? Promise.reject(errno("EIO")) : undefined) };
+      await expect(vol.write(vol.admit(0, CS), pattern(2, CS))).rejects.toMatchObject({ code: "io-error" });
+      expect((await vol.read(0, CS)).equals(old)).toBe(true);
+      expect((await vol.getSnapshot("s").read(0, CS)).equals(old)).toBe(true);
+      storage.hooks = {};
+      await vol.write(vol.admit(0, CS), pattern(2, CS));
+      expect((await vol.getSnapshot("s").read(0, CS)).equals(old)).toBe(true);
+      await pool.close();
+    });
+  });
+
+  it("EIO on the metadata log fsync fails the write before the origin is touched", async () => {
+    await withTempDir(async (dir) => {
+      const storage = new HookedStorage(dir, {});
+      const pool = await openPool({ dir, chunkSize: CS, storage });
+      const vol = await pool.createVolume("v", { sizeBytes: 64 * 1024 });
+      const old = pattern(1, CS);
+      await vol.write(vol.admit(0, CS), old);
+      await vol.createSnapshot("s");
+      storage.hooks = {
+        sync: (name) => (name.startsWith("log-") ? Promise.reject(errno("EIO")) : undefined),
+      };
+      await expect(vol.write(vol.admit(0, CS), pattern(2, CS))).rejects.toMatchObject({ code: "io-error" });
+      expect((await vol.read(0, CS)).equals(old)).toBe(true);
+      storage.hooks = {};
+      await pool.close();
+    });
+  });
+});
