@@ -6,7 +6,9 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createClient, runsToChunks, wsTransport } from "@livesnap/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 
 const BIN = fileURLToPath(new URL("../../dist/livesnap.mjs", import.meta.url));
 const KiB = 1024;
@@ -187,6 +189,39 @@ describe("livesnap end to end", () => {
     );
     expect(stats[0]!.stats.bytesWritten).toBe(2 * MiB);
     await ok("sessions");
+  });
+
+  it("pushes session and block-map events while a real initiator writes", async () => {
+    const token = (await readFile(ready.tokenFile, "utf8")).trim();
+    const events = createClient(
+      await wsTransport({ url: ready.apiUrl, token, connect: (u) => new WebSocket(u) }),
+    );
+    const seen: string[] = [];
+    const written = new Set<number>();
+    let chunkSize = 0;
+    events.on("session.login", (s) => seen.push(`login ${s.initiator}`));
+    events.on("session.logout", (s) => seen.push(`logout ${s.initiator}`));
+    events.on("blockmap.delta", (d) => {
+      chunkSize = d.chunkSize;
+      for (const c of runsToChunks(d.runs)) written.add(c);
+    });
+    await events.call("events.subscribe", {
+      events: ["session.login", "session.logout", "blockmap.delta"],
+      volumes: ["vol1"],
+    });
+    const targets =
+      await json<{ luns: { source: { kind: string; volume: string }; url: string }[] }[]>("targets");
+    const url = targets
+      .flatMap((t) => t.luns)
+      .find((l) => l.source.kind === "volume" && l.source.volume === "vol1")!.url;
+    const w = await qemuIo("write -P 0x5a 8M 256k", url);
+    expect(w.code, w.stderr).toBe(0);
+    await new Promise((r) => setTimeout(r, 500)); // the last coalesced delta and the logout
+    expect(chunkSize).toBe(64 * KiB);
+    expect([...written].sort((a, b) => a - b)).toEqual([128, 129, 130, 131]);
+    expect(seen.filter((e) => e.startsWith("login"))).toHaveLength(1);
+    expect(seen.filter((e) => e.startsWith("logout"))).toHaveLength(1);
+    await events.close();
   });
 
   it("refuses a wrong token and reports unknown objects with distinct exit codes", async () => {
