@@ -57,7 +57,7 @@ describe("SIGKILL mid-load", () => {
     await withTempDir(async (tmp) => {
       const script = await bundleChild(tmp);
       const dir = join(tmp, "pool");
-      let base = Buffer.alloc(SIZE);
+      let base: Buffer = Buffer.alloc(SIZE);
       /** Snapshots that survived earlier cycles: immutable from then on. */
       const known = new Map<string, Buffer>();
       const cycles = Number(process.env.LIVESNAP_KILL_CYCLES ?? 6);

@@ -59,7 +59,8 @@ describe("engine features", () => {
         const want = new Uint32Array(buckets * classes.length);
         for (let c = 0; c < chunks; c++) {
           const b = Math.floor((c * buckets) / chunks);
-          want[b * classes.length + classes.indexOf(classify(c))]++;
+          const at = b * classes.length + classes.indexOf(classify(c));
+          want[at] = (want[at] as number) + 1;
         }
         return [...want];
       };
