@@ -2,6 +2,7 @@
 // window, SCSI tasks with their R2T/Data-Out and Data-In traffic, task management, NOP, Text
 // and Logout. It writes through a SessionLink (the connection) and never touches the socket.
 import {
+  type Admission,
   decodeDataOut,
   decodeLogoutRequest,
   decodeNopOut,
@@ -246,7 +247,17 @@ export class Session {
       attribute: TASK_ATTRIBUTES[req.attribute] ?? "simple",
     };
     // Synchronous at PDU arrival: the engine's live-snapshot rule stamps the write here.
-    const admission = port.admit(cmd);
+    let admission: Admission;
+    try {
+      admission = port.admit(cmd);
+    } catch (e) {
+      // A bug or an unexpected backend error must cost one command, not the connection.
+      this.logger.error({ err: e, itt: req.itt, lun: req.lun }, "SCSI admit failed");
+      admission = {
+        kind: "immediate",
+        response: { status: ScsiStatus.checkCondition, sense: HARDWARE_ERROR_SENSE },
+      };
+    }
     const wanted = admission.kind === "ready" && req.write ? Math.min(admission.dataOutLength, edtl) : 0;
     const unsolicitedLimit = this.params.initialR2T
       ? req.immediateData.length
