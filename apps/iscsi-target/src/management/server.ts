@@ -191,10 +191,18 @@ export async function startManagementServer(options: ManagementServerOptions): P
     ws.on("error", (err) => logger.warn({ err }, "management WebSocket error"));
   }
 
+  const listenAt = `${host}:${options.port ?? DEFAULT_API_PORT}`;
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    const onError = (err: NodeJS.ErrnoException) => {
+      control.events.off("session-login", onLogin);
+      const why =
+        err.code === "EADDRINUSE" ? "the address is in use (another livesnap daemon?)" : err.message;
+      reject(new Error(`management API: cannot listen on ${listenAt}: ${why}`, { cause: err }));
+    };
+    server.once("error", onError);
     server.listen(options.port ?? DEFAULT_API_PORT, host, () => {
-      server.off("error", reject);
+      server.off("error", onError);
+      server.on("error", (err) => logger.error({ err }, "management API server error"));
       resolve();
     });
   });

@@ -418,3 +418,21 @@ describe("events over WebSocket", () => {
     await ws.close();
   });
 });
+
+describe("startup", () => {
+  it("explains an address in use", async () => {
+    const port = Number(new URL(server.url).port);
+    await expect(
+      startManagementServer({
+        pool,
+        control,
+        dataDir: dir,
+        port,
+        logger: pino({ level: "silent" }),
+        version: "x",
+      }),
+    ).rejects.toThrow(`management API: cannot listen on 127.0.0.1:${port}: the address is in use`);
+    // The running server is untouched.
+    expect((await client.call("volume.list", {})).volumes).toEqual([]);
+  });
+});
