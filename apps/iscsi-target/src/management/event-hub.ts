@@ -1,7 +1,7 @@
 // Turns pool and target events into protocol events for subscribed clients. Written-chunk
-// notifications are merged per volume and sent at most DELTA_INTERVAL_MS apart; I/O rates are sampled
-// once a second from volume.stats().
-import type { PoolEvents, PoolHandle, VolumeStats } from "@livesnap/engine";
+// notifications are merged per volume and sent at most DELTA_INTERVAL_MS apart, rollback progress
+// likewise (latest wins, the final one always goes out); I/O rates are sampled once a second.
+import type { PoolEvents, PoolHandle, RollbackProgress, VolumeStats } from "@livesnap/engine";
 import { chunksToRuns, type EventName, type EventPayload, events } from "@livesnap/protocol";
 import type { Logger } from "pino";
 import type { TargetControl, TargetControlEvents } from "../target-control.js";
@@ -20,6 +20,11 @@ interface PendingDelta {
 export class EventHub {
   private readonly sinks = new Set<EventSink>();
   private readonly deltas = new Map<string, PendingDelta>();
+  /** Latest-wins throttle for rollback progress: the engine reports every 64 chunks. */
+  private readonly rollbacks = new Map<
+    string,
+    { latest: RollbackProgress | undefined; timer: NodeJS.Timeout | undefined; lastSent: number }
+  >();
   private readonly lastStats = new Map<string, { at: number; stats: VolumeStats }>();
   private ratesTimer: NodeJS.Timeout | undefined;
   private readonly detach: (() => void)[] = [];
@@ -48,7 +53,7 @@ export class EventHub {
     onPool("snapshot-created", (e) => this.emit("snapshot.created", e));
     onPool("snapshot-deleted", (e) => this.emit("snapshot.deleted", e));
     onPool("snapshot-invalidated", (e) => this.emit("snapshot.invalidated", e));
-    onPool("rollback-progress", (e) => this.emit("rollback.progress", e));
+    onPool("rollback-progress", (e) => this.rollbackProgress(e));
     onPool("volume-created", (e) => this.emit("volume.created", e));
     onPool("volume-resized", (e) => this.emit("volume.resized", e));
     onPool("volume-deleted", (e) => {
@@ -66,7 +71,7 @@ export class EventHub {
   stop(): void {
     for (const off of this.detach.splice(0)) off();
     clearInterval(this.ratesTimer);
-    for (const volume of [...this.deltas.keys()]) this.dropVolume(volume);
+    for (const volume of new Set([...this.deltas.keys(), ...this.rollbacks.keys()])) this.dropVolume(volume);
     this.sinks.clear();
   }
 
@@ -120,7 +125,40 @@ export class EventHub {
     this.emit("blockmap.delta", { volume, chunkSize, runs });
   }
 
+  private rollbackProgress(progress: RollbackProgress): void {
+    let state = this.rollbacks.get(progress.volume);
+    if (!state) {
+      state = { latest: undefined, timer: undefined, lastSent: 0 };
+      this.rollbacks.set(progress.volume, state);
+    }
+    state.latest = progress;
+    const final = progress.doneChunks >= progress.totalChunks;
+    const wait = state.lastSent + DELTA_INTERVAL_MS - Date.now();
+    if (final || wait <= 0) {
+      clearTimeout(state.timer);
+      state.timer = undefined;
+      this.sendRollback(progress.volume);
+    } else {
+      state.timer ??= setTimeout(() => {
+        if (state) state.timer = undefined;
+        this.sendRollback(progress.volume);
+      }, wait);
+    }
+  }
+
+  private sendRollback(volume: string): void {
+    const state = this.rollbacks.get(volume);
+    if (!state?.latest) return;
+    const progress = state.latest;
+    state.latest = undefined;
+    state.lastSent = Date.now();
+    this.emit("rollback.progress", progress);
+  }
+
   private dropVolume(volume: string): void {
+    const rollback = this.rollbacks.get(volume);
+    if (rollback?.timer) clearTimeout(rollback.timer);
+    this.rollbacks.delete(volume);
     const pending = this.deltas.get(volume);
     if (pending?.timer) clearTimeout(pending.timer);
     this.deltas.delete(volume);

@@ -398,6 +398,37 @@ describe("events over WebSocket", () => {
     await ws.close();
   });
 
+  it("answers other calls during a long rollback and throttles its progress events", async () => {
+    const small = 4096;
+    await client.call("volume.create", { name: "vol1", sizeBytes: 16 * MiB, chunkSize: small });
+    const chunks = 2048;
+    await write("vol1", 0, Buffer.alloc(chunks * small, 0x61));
+    await client.call("snapshot.create", { volume: "vol1", name: "s1" });
+    await write("vol1", 0, Buffer.alloc(chunks * small, 0x62)); // every chunk diverges: 2048 to restore
+    const ws = await connectWs();
+    await ws.call("events.subscribe", { events: ["rollback.progress"] });
+    const progress: { done: number; total: number; at: number }[] = [];
+    ws.on("rollback.progress", (p) =>
+      progress.push({ done: p.doneChunks, total: p.totalChunks, at: Date.now() }),
+    );
+    const order: string[] = [];
+    const rollback = ws
+      .call("snapshot.rollback", { volume: "vol1", snapshot: "s1" })
+      .then(() => order.push("rollback"));
+    const list = ws.call("volume.list", {}).then(() => order.push("list"));
+    await Promise.all([rollback, list]);
+    expect(order).toEqual(["list", "rollback"]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(progress.at(-1)).toMatchObject({ done: chunks, total: chunks });
+    for (let i = 1; i < progress.length; i++) {
+      expect(progress[i]!.done).toBeGreaterThanOrEqual(progress[i - 1]!.done);
+      if (progress[i]!.done < chunks)
+        expect(progress[i]!.at - progress[i - 1]!.at).toBeGreaterThanOrEqual(90);
+    }
+    expect((await pool.getVolume("vol1").read(0, small)).every((b) => b === 0x61)).toBe(true);
+    await ws.close();
+  });
+
   it("sends per-volume I/O rates once a second", async () => {
     await client.call("volume.create", { name: "vol1", sizeBytes: MiB });
     const ws = await connectWs();
