@@ -39,16 +39,16 @@ export function volumeBackend(volume: VolumeIo): BlockBackend {
     tickets.delete(t);
     return w;
   };
+  const info = volume.info;
   return {
-    get blockSize() {
-      return volume.info.blockSize;
-    },
+    // Fixed for the volume's lifetime; only the size can change (resize).
+    blockSize: info.blockSize,
     get sizeBytes() {
       return volume.info.sizeBytes;
     },
     readOnly: false,
     thin: true,
-    identity: { id: volume.info.id, name: volume.info.name },
+    identity: { id: info.id, name: info.name },
     admit(offset: number, length: number): BackendTicket {
       const t = engineCallSync("write", () => volume.admit(offset, length));
       tickets.set(t, t);

@@ -55,7 +55,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     opcode: 0x00,
     name: "TEST UNIT READY",
     usage: [0x00, 0, 0, 0, 0, C],
-    access: "read",
+    access: "metadata",
     prepare: testUnitReady,
   },
   {
@@ -109,7 +109,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     opcode: 0x1a,
     name: "MODE SENSE(6)",
     usage: [0x1a, 0x08, 0xff, 0xff, 0xff, C],
-    access: "read",
+    access: "metadata",
     prepare: modeSense6,
   },
   {
@@ -198,7 +198,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     opcode: 0x5a,
     name: "MODE SENSE(10)",
     usage: [0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, C],
-    access: "read",
+    access: "metadata",
     prepare: modeSense10,
   },
   ...[0, 1, 2, 3].map(
@@ -349,11 +349,13 @@ export function hasServiceActions(opcode: number): boolean {
   return SERVICE_ACTION_OPCODES.has(opcode);
 }
 
+/** Lookup by opcode << 8 | service action (the hot path: every command goes through it). */
+const BY_CODE = new Map(COMMANDS.map((c) => [(c.opcode << 8) | (c.serviceAction ?? 0), c]));
+
 export function findCommand(cdb: Uint8Array): CommandSpec | undefined {
   const opcode = cdb[0] ?? 0;
-  if (!SERVICE_ACTION_OPCODES.has(opcode)) return COMMANDS.find((c) => c.opcode === opcode);
-  const sa = (cdb[1] ?? 0) & 0x1f;
-  return COMMANDS.find((c) => c.opcode === opcode && c.serviceAction === sa);
+  const sa = SERVICE_ACTION_OPCODES.has(opcode) ? (cdb[1] ?? 0) & 0x1f : 0;
+  return BY_CODE.get((opcode << 8) | sa);
 }
 
 /** Rejects a CDB that sets bits the command does not define. */

@@ -49,7 +49,15 @@ function isExclusiveAccess(type: number): boolean {
 }
 
 /** How a command is treated under a reservation (SPC-4 table 5.12.x, simplified to classes). */
-export type AccessClass = "always" | "read" | "write" | "spc2-release" | "pr";
+export type AccessClass =
+  /** Never blocked (INQUIRY, REPORT LUNS, READ CAPACITY…). */
+  | "always"
+  /** Allowed under any persistent reservation, blocked by another nexus's SPC-2 RESERVE (TUR, MODE SENSE). */
+  | "metadata"
+  | "read"
+  | "write"
+  | "spc2-release"
+  | "pr";
 
 /** A unit attention to queue for another nexus as a side effect of a PR OUT. */
 export interface PrSideEffect {
@@ -82,7 +90,7 @@ export class Reservations {
     }
     if (cls === "spc2-release" && this.reservation && !this.isHolder(nexus)) throw new ReservationConflict();
     const r = this.reservation;
-    if (!r || cls === "pr" || cls === "spc2-release") return;
+    if (!r || cls === "pr" || cls === "spc2-release" || cls === "metadata") return;
     if (this.isHolder(nexus)) return;
     const registered = this.registrants.has(nexus);
     if (cls === "read") {

@@ -231,3 +231,16 @@ describe("RESERVE / RELEASE (SPC-2)", () => {
     });
   });
 });
+
+describe("commands allowed under a persistent reservation", () => {
+  it("TEST UNIT READY, MODE SENSE and READ CAPACITY work for a non-registrant under EXCLUSIVE ACCESS", async () => {
+    const h = await setup();
+    await register(h, A, 0xaan);
+    expect((await h.run(prout(1, 3), { dataOut: params(0xaan, 0n) })).status).toBe(GOOD);
+    expect((await h.run([0, 0, 0, 0, 0, 0], { nexus: B })).status).toBe(GOOD);
+    expect((await h.run([0x1a, 0, 0x3f, 0, 255, 0], { nexus: B })).status).toBe(GOOD);
+    expect((await h.run([0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], { nexus: B })).status).toBe(GOOD);
+    expect((await h.run(cdb10(0x28, 0, 1), { nexus: B })).status).toBe(CONFLICT);
+    expect((await h.run(cdb10(0x35, 0, 0), { nexus: B })).status).toBe(CONFLICT);
+  });
+});
