@@ -38,6 +38,8 @@ HOOK='kill -STOP $LS_VM_QEMU_PID && sleep 1 && cp --sparse=always $TGT_DIR/lun1.
   tgtadm -C $TGT_CPORT --lld iscsi --mode logicalunit --op update --tid 1 --lun 2 --params readonly=1 && echo SNAP_LUN=2 > $LS_VM_HOOK_ENV'
 # CHAP is bound last: once a target has an account, every login must use it.
 CHAP='tgtadm -C $TGT_CPORT --lld iscsi --mode account --op new --user vmuser --password vm-secret-123 &&
-  tgtadm -C $TGT_CPORT --lld iscsi --mode account --op bind --tid 1 --user vmuser'
+  tgtadm -C $TGT_CPORT --lld iscsi --mode account --op bind --tid 1 --user vmuser &&
+  tgtadm -C $TGT_CPORT --lld iscsi --mode account --op new --user tgtout --password tgt-out-secret-45 &&
+  tgtadm -C $TGT_CPORT --lld iscsi --mode account --op bind --tid 1 --user tgtout --outgoing'
 PORTAL=127.0.0.1:$PORT TARGET=$IQN SNAPSHOT_HOOK=$HOOK ENABLE_CHAP=$CHAP \
-  CHAP_USER=vmuser CHAP_PASS=vm-secret-123 bash "$HERE/scenarios.sh"
+  CHAP_USER=vmuser CHAP_PASS=vm-secret-123 CHAP_IN_USER=tgtout CHAP_IN_PASS=tgt-out-secret-45 bash "$HERE/scenarios.sh"

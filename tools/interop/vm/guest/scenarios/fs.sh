@@ -15,13 +15,12 @@ raw_roundtrip() {
 
 run_fio() {
     command -v fio > /dev/null || { echo "fio is not in this initramfs"; return 1; }
-    fio --eta=never --output-format=terse --terse-version=3 \
+    fio --eta=never --output-format=normal \
         --name=rand4k --directory="$MNT" --size=16M --rw=randwrite --bs=4k --ioengine=libaio \
         --iodepth=16 --direct=1 --verify=crc32c --verify_fatal=1 \
-        --name=seq1m --stonewall --directory="$MNT" --size=32M --rw=write --bs=1M --ioengine=libaio \
-        --iodepth=4 --direct=1 --verify=crc32c --verify_fatal=1 > /tmp/fio.out || return 1
-    # terse v3: field 49 = write IOPS, 48 = write KiB/s
-    awk -F';' '{printf "@@LS:INFO:fio %s write %s IOPS %s KiB/s\n", $3, $50, $48}' /tmp/fio.out
+        --name=seq1m --stonewall --directory="$MNT" --size=24M --rw=write --bs=1M --ioengine=libaio \
+        --iodepth=4 --direct=1 --verify=crc32c --verify_fatal=1 > /tmp/fio.out 2>&1 || { tail -n 20 /tmp/fio.out; return 1; }
+    grep -E '^(rand4k|seq1m): \(groupid|  write: IOPS=' /tmp/fio.out | sed 's/^ */@@LS:INFO:fio /'
 }
 
 ls_main() {
@@ -38,6 +37,7 @@ ls_main() {
     umount "$MNT"
     if [ "$LS_FIO" = 1 ]; then
         check mount-fio mount -t ext4 "$DEV" "$MNT" || finish
+        rm -rf "$MNT/data"  # room for fio on a small LUN
         check fio run_fio
         rm -f "$MNT"/rand4k.* "$MNT"/seq1m.*
         umount "$MNT"
