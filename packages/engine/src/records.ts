@@ -171,7 +171,7 @@ export function decodeRecords(buf: Buffer): { records: MetaRecord[]; validBytes:
   return { records, validBytes: pos };
 }
 
-/** File header of logs and checkpoints: magic(8) | u32 format version | u32 generation | u32 crc. */
+/** File header of logs and checkpoints: magic(8) | u16 format version | u16 reserved | u32 generation. */
 export const FILE_HEADER = 16;
 export const FORMAT_VERSION = 1;
 const LOG_MAGIC = Buffer.from("LSNAPLOG", "ascii");
