@@ -9,6 +9,7 @@ import type { PoolHandle } from "@livesnap/engine";
 import {
   createDispatcher,
   type EventName,
+  eventVolume,
   isMethodName,
   METRICS_PATH,
   RPC_PATH,
@@ -161,7 +162,7 @@ export async function startManagementServer(options: ManagementServerOptions): P
       const sub = ctx.subscription;
       if (!sub?.events.has(name) || ws.readyState !== ws.OPEN) return;
       if (sub.volumes) {
-        const volume = eventVolume(payload);
+        const volume = eventVolume(name, payload);
         if (volume !== undefined && !sub.volumes.has(volume)) return;
       }
       if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
@@ -245,13 +246,6 @@ export async function startManagementServer(options: ManagementServerOptions): P
 
 function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host.startsWith("127.");
-}
-
-function eventVolume(payload: unknown): string | undefined {
-  const volume = (payload as { volume?: unknown }).volume;
-  if (typeof volume === "string") return volume;
-  if (typeof volume === "object" && volume !== null) return (volume as { name?: string }).name;
-  return undefined;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
