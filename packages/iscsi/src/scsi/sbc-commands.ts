@@ -345,6 +345,7 @@ export function compareAndWrite(ctx: CommandContext): Prepared {
   // The Data-Out must be exactly the compare and the write buffers (also for 0 blocks: the byte
   // cannot say 256, so a 256-block request arrives as 0 with a 256-block EDTL).
   if (ctx.cmd.expectedDataTransferLength !== 2 * length) throw invalidField(13);
+  const fua = fuaOf(cdb);
   const holder = blocks > 0 ? TicketHolder.admit(lu, lba * bs, length) : undefined;
   return {
     dataOutLength: 2 * length,
@@ -362,6 +363,8 @@ export function compareAndWrite(ctx: CommandContext): Prepared {
         data.subarray(0, length),
         data.subarray(length, 2 * length),
       );
+      // The engine's compare-and-write has no FUA of its own: FUA (or WCE=0) flushes after it.
+      if (result.ok && (fua || !lu.modes.writeCacheEnabled)) await lu.backend.flush();
       if (!result.ok) {
         throw new SenseError({
           key: SenseKey.miscompare,
@@ -455,7 +458,10 @@ export function orWrite(ctx: CommandContext): Prepared {
         const next = new Uint8Array(length);
         for (let i = 0; i < length; i++) next[i] = (stored[i] ?? 0) | (data[i] ?? 0);
         const result = await lu.backend.compareAndWrite(ticket, stored, next);
-        if (result.ok) return undefined;
+        if (result.ok) {
+          if (fuaOf(cdb) || !lu.modes.writeCacheEnabled) await lu.backend.flush();
+          return undefined;
+        }
         if (attempt >= 16) throw new SenseError({ key: SenseKey.abortedCommand, asc: 0x0000 });
         ticket = lu.backend.admit(lba * bs, length);
       }

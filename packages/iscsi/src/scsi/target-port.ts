@@ -25,6 +25,11 @@ export interface ScsiTargetPortOptions {
   productId?: string;
   /** INQUIRY PRODUCT REVISION LEVEL (4 chars max). */
   revision?: string;
+  /**
+   * Called for a failure that is not a SCSI condition (a bug or an unexpected backend error); the
+   * initiator sees HARDWARE ERROR / INTERNAL TARGET FAILURE, the daemon should log this.
+   */
+  onInternalError?: (err: unknown, where: { lun: number; opcode: number }) => void;
 }
 
 export interface AddLunOptions {
@@ -43,6 +48,8 @@ export interface ScsiTarget extends ScsiTargetPort {
 }
 
 interface Handle {
+  readonly lun: number;
+  readonly opcode: number;
   readonly prepared: Prepared;
   readonly lu: LogicalUnit | undefined;
   state: "admitted" | "running" | "done";
@@ -54,6 +61,10 @@ export function nexusKey(n: ItNexus): string {
 
 function checkCondition(info: SenseInfo, lu: LogicalUnit | undefined): ScsiResponse {
   return { status: ScsiStatus.checkCondition, sense: encodeSense(info, lu?.modes.descriptorSense ?? false) };
+}
+
+function isScsiCondition(err: unknown): boolean {
+  return err instanceof ReservationConflict || err instanceof SenseError;
 }
 
 function failure(err: unknown, lu: LogicalUnit | undefined): ScsiResponse {
@@ -116,7 +127,7 @@ export function createScsiTargetPort(opts: ScsiTargetPortOptions = {}): ScsiTarg
       lu?.pr.check(key, spec.access);
       const ctx: CommandContext = { cmd, cdb, nexus: key, lu, port: services };
       const prepared = spec.prepare(ctx);
-      const handle: Handle = { prepared, lu, state: "admitted" };
+      const handle: Handle = { lun: cmd.lun, opcode: cdb[0] ?? 0, prepared, lu, state: "admitted" };
       return {
         kind: "ready",
         dataOutLength: Math.min(prepared.dataOutLength, cmd.expectedDataTransferLength),
@@ -124,6 +135,7 @@ export function createScsiTargetPort(opts: ScsiTargetPortOptions = {}): ScsiTarg
         handle,
       };
     } catch (err) {
+      if (!isScsiCondition(err)) opts.onInternalError?.(err, { lun: cmd.lun, opcode: cmd.cdb[0] ?? 0 });
       return immediate(failure(err, lu));
     }
   }
@@ -139,6 +151,7 @@ export function createScsiTargetPort(opts: ScsiTargetPortOptions = {}): ScsiTarg
       const dataIn = await handle.prepared.run(dataOut ?? new Uint8Array(0));
       return dataIn === undefined ? { status: ScsiStatus.good } : { status: ScsiStatus.good, dataIn };
     } catch (err) {
+      if (!isScsiCondition(err)) opts.onInternalError?.(err, { lun: handle.lun, opcode: handle.opcode });
       return failure(err, handle.lu);
     } finally {
       handle.state = "done";

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { createScsiTargetPort } from "../../src/index.js";
 import { be, cdb10, cdb16, Harness, nexus, senseOf } from "./harness.js";
+import { MemoryBackend } from "./memory-backend.js";
 
 const GOOD = 0;
 const CHECK = 2;
@@ -374,5 +376,36 @@ describe("REPORT LUNS", () => {
     expect(senseOf(await h.run([0xa0, 0, 0x10, 0, 0, 0, ...be(256, 4), 0, 0]))).toMatchObject({
       asc: 0x2400,
     });
+  });
+});
+
+describe("internal errors", () => {
+  it("become HARDWARE ERROR / INTERNAL TARGET FAILURE and reach onInternalError", async () => {
+    const seen: unknown[] = [];
+    const target = createScsiTargetPort({ onInternalError: (err) => seen.push(err) });
+    const backend = new MemoryBackend(512, 16);
+    backend.read = async () => {
+      throw new Error("disk on fire");
+    };
+    target.addLun(0, backend);
+    const cmd = {
+      lun: 0,
+      cdb: Uint8Array.from(cdb10(0x28, 0, 1)),
+      nexus: nexus(1),
+      expectedDataTransferLength: 512,
+      readBit: true,
+      writeBit: false,
+      taskTag: 1,
+      attribute: "simple" as const,
+    };
+    const adm = target.admit(cmd);
+    if (adm.kind !== "ready") throw new Error("not admitted");
+    const r = await target.execute(adm, undefined);
+    expect(senseOf(r)).toMatchObject({ key: 0x4, asc: 0x4400 });
+    expect(seen).toHaveLength(1);
+    // A SCSI condition is not an internal error.
+    const bad = target.admit({ ...cmd, cdb: Uint8Array.from([0xc9, 0, 0, 0, 0, 0]) });
+    expect(bad.kind).toBe("immediate");
+    expect(seen).toHaveLength(1);
   });
 });
