@@ -4,7 +4,9 @@
 import { packageConfig } from "../../vitest.shared.ts";
 
 export default packageConfig({
-  include: ["test/interop/**/*.interop.ts"],
+  include: ["test/interop/**/*.interop.ts", "test/cli/**/*.interop.ts"],
+  // Its own report, so the unit run's test-results/vitest.json is not overwritten.
+  outputFile: { json: "test-results/interop.json" },
   testTimeout: 600_000,
   hookTimeout: 120_000,
   // One daemon per file and real initiators: keep the two CPUs for them.
