@@ -43,6 +43,8 @@ export function volumeBackend(volume: VolumeIo): BlockBackend {
   return {
     // Fixed for the volume's lifetime; only the size can change (resize).
     blockSize: info.blockSize,
+    // Images are files on 4 KiB-page filesystems: a smaller write is a read-modify-write.
+    physicalBlockSize: Math.max(info.blockSize, 4096),
     get sizeBytes() {
       return volume.info.sizeBytes;
     },
@@ -81,6 +83,7 @@ export function snapshotBackend(volumeName: string, snapshot: SnapshotIo): Block
   };
   return {
     blockSize: snapshot.blockSize,
+    physicalBlockSize: Math.max(snapshot.blockSize, 4096),
     sizeBytes: snapshot.sizeBytes,
     readOnly: true,
     thin: true,

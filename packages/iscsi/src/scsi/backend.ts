@@ -31,6 +31,11 @@ export type CompareAndWriteResult = { ok: true } | { ok: false; mismatchOffset: 
 
 export interface BlockBackend {
   readonly blockSize: BlockSize;
+  /**
+   * Granularity below which writes cost a read-modify-write (a power-of-two multiple of
+   * blockSize); reported as the physical block size. Default: blockSize.
+   */
+  readonly physicalBlockSize?: number;
   /** Current size; may change while the LUN is exposed (CAPACITY DATA HAS CHANGED). */
   readonly sizeBytes: number;
   readonly readOnly: boolean;

@@ -152,15 +152,17 @@ export function blockLimitsOf(backend: BlockBackend): BlockLimits {
 
 function blockLimits(backend: BlockBackend): Uint8Array {
   const l = blockLimitsOf(backend);
+  const bs = backend.blockSize;
   const b = new Uint8Array(0x3c);
   b[1] = l.maxCompareAndWriteBlocks;
-  put16(b, 2, Math.max(1, 4096 / backend.blockSize)); // optimal transfer length granularity: 4 KiB
+  const perPhysical = Math.max(1, Math.floor((backend.physicalBlockSize ?? bs) / bs));
+  put16(b, 2, perPhysical); // optimal transfer length granularity: one physical block
   put32(b, 4, l.maxTransferBlocks);
   put32(b, 8, l.maxTransferBlocks);
   put32(b, 12, 0); // maximum prefetch length
   put32(b, 16, l.maxUnmapBlocks);
   put32(b, 20, l.maxUnmapDescriptors);
-  put32(b, 24, backend.thin ? Math.max(1, 4096 / backend.blockSize) : 0); // optimal unmap granularity
+  put32(b, 24, backend.thin ? perPhysical : 0); // optimal unmap granularity
   put64(b, 32, l.maxWriteSameBlocks);
   return b;
 }

@@ -89,12 +89,10 @@ class TicketHolder {
 
 // --- READ CAPACITY ---
 
-/**
- * Logical blocks per physical block (log2): 512-byte LUNs sit on 4 KiB-granular images, so
- * initiators that align to it (partitioning tools, filesystems) avoid read-modify-write.
- */
+/** Logical blocks per physical block, as the log2 READ CAPACITY(16) reports. */
 export function physicalBlockExponent(lu: LogicalUnit): number {
-  return lu.backend.blockSize === 512 ? 3 : 0;
+  const ratio = Math.floor((lu.backend.physicalBlockSize ?? lu.backend.blockSize) / lu.backend.blockSize);
+  return ratio > 1 ? Math.min(15, Math.floor(Math.log2(ratio))) : 0;
 }
 
 export function readCapacity10(ctx: CommandContext): Prepared {

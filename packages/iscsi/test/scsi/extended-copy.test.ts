@@ -154,8 +154,9 @@ describe("EXTENDED COPY", () => {
 });
 
 describe("READ DEFECT DATA and physical block size", () => {
-  it("returns an empty defect list, and READ CAPACITY(16) reports 4 KiB physical blocks for 512e", async () => {
+  it("returns an empty defect list, and READ CAPACITY(16) reports the backend's physical block size", async () => {
     const h = new Harness();
+    h.backend.physicalBlockSize = 4096;
     await h.clearUa();
     const d10 = (await h.run([0x37, 0, 0x18, 0, 0, 0, 0, 0, 32, 0])).dataIn!;
     expect([...d10]).toEqual([0, 0x18, 0, 0]);
@@ -163,6 +164,8 @@ describe("READ DEFECT DATA and physical block size", () => {
     expect(d12.length).toBe(8);
     const rc = (await h.run([0x9e, 0x10, ...new Array(8).fill(0), ...be(32, 4), 0, 0])).dataIn!;
     expect(rc[13]! & 0x0f).toBe(3);
+    const b0 = (await h.run([0x12, 1, 0xb0, 0, 255, 0])).dataIn!;
+    expect((b0[6]! << 8) | b0[7]!).toBe(8);
     const h4k = new Harness({ blockSize: 4096, blocks: 16 });
     await h4k.clearUa();
     const rc4k = (await h4k.run([0x9e, 0x10, ...new Array(8).fill(0), ...be(32, 4), 0, 0])).dataIn!;

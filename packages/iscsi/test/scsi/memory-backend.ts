@@ -15,6 +15,7 @@ export class MemoryBackend implements BlockBackend {
   mapped: boolean[];
   readonly open = new Set<BackendTicket>();
   flushes = 0;
+  physicalBlockSize: number | undefined;
   fuaWrites = 0;
   readOnly: boolean;
   readonly thin = true;
