@@ -15,6 +15,7 @@ export interface LockEntry {
   granted: boolean;
   done: boolean;
   wake: (() => void) | null;
+  fail: ((err: Error) => void) | null;
 }
 
 interface ChunkLock {
@@ -27,6 +28,7 @@ interface ReadRequest {
   lo: number;
   hi: number;
   wake: () => void;
+  fail: (err: Error) => void;
 }
 
 export class LockManager {
@@ -35,7 +37,16 @@ export class LockManager {
 
   /** Reserves the entry's place at the tail of each chunk queue (seq is the newest admitted). */
   admit(seq: number, lo: number, hi: number): LockEntry {
-    const entry: LockEntry = { seq, lo, hi, ready: false, granted: false, done: false, wake: null };
+    const entry: LockEntry = {
+      seq,
+      lo,
+      hi,
+      ready: false,
+      granted: false,
+      done: false,
+      wake: null,
+      fail: null,
+    };
     for (let c = lo; c < hi; c++) this.lock(c).queue.push(entry);
     return entry;
   }
@@ -53,6 +64,7 @@ export class LockManager {
       granted: false,
       done: false,
       wake: null,
+      fail: null,
     };
     const q = this.lock(chunk).queue;
     let i = q.length;
@@ -65,8 +77,9 @@ export class LockManager {
   acquireWrite(entry: LockEntry): Promise<void> {
     entry.ready = true;
     if (this.tryGrantWrite(entry)) return Promise.resolve();
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       entry.wake = resolve;
+      entry.fail = reject;
     });
   }
 
@@ -97,8 +110,8 @@ export class LockManager {
 
   acquireRead(lo: number, hi: number): Promise<void> {
     if (this.tryGrantRead(lo, hi)) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.waitingReads.push({ lo, hi, wake: resolve });
+    return new Promise((resolve, reject) => {
+      this.waitingReads.push({ lo, hi, wake: resolve, fail: reject });
     });
   }
 
@@ -108,6 +121,32 @@ export class LockManager {
       l.readers--;
     }
     this.afterChange(lo, hi);
+  }
+
+  /**
+   * Shutdown: every request not yet granted fails with `err` and leaves its queues; executing
+   * writes and granted reads finish normally. Nothing waits forever on a ticket whose data
+   * will never come.
+   */
+  failWaiting(err: Error): void {
+    const failed = new Set<LockEntry>();
+    for (const l of this.chunks.values()) {
+      l.queue = l.queue.filter((e) => {
+        if (e.granted) return true;
+        failed.add(e);
+        return false;
+      });
+    }
+    for (const e of failed) {
+      e.done = true;
+      const fail = e.fail;
+      e.wake = null;
+      e.fail = null;
+      fail?.(err);
+    }
+    const reads = this.waitingReads;
+    this.waitingReads = [];
+    for (const r of reads) r.fail(err);
   }
 
   /** Entries queued or executing (diagnostics and tests). */
@@ -134,6 +173,7 @@ export class LockManager {
     e.granted = true;
     const wake = e.wake;
     e.wake = null;
+    e.fail = null;
     wake?.();
     return true;
   }

@@ -760,6 +760,7 @@ export class Volume implements VolumeHandle {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.locks.failWaiting(new EngineError("closed", `volume ${this.vs.meta.name} is closed`));
     if (this.rollbackRun) await this.rollbackRun.catch(() => undefined);
     while (this.inflight > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
     await this.originSync.sync().catch(() => undefined);

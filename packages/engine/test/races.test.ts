@@ -165,4 +165,20 @@ describe("live-snapshot races", () => {
       await pool.close();
     });
   });
+
+  it("close never hangs on a ticket whose data never came: queued writes fail with closed", async () => {
+    await withTempDir(async (dir) => {
+      const pool = await openPool({ dir, chunkSize: CS });
+      const vol = await pool.createVolume("v", { sizeBytes: 64 * 1024 });
+      vol.admit(0, CS); // never executed, never cancelled
+      const queued = vol.write(vol.admit(0, 512), pattern(1, 512)).catch((e: unknown) => e);
+      const done = vol.write(vol.admit(CS, 512), pattern(2, 512));
+      await done;
+      await pool.close();
+      expect(await queued).toMatchObject({ code: "closed" });
+      const again = await openPool({ dir });
+      expect((await again.getVolume("v").read(CS, 512)).equals(pattern(2, 512))).toBe(true);
+      await again.close();
+    });
+  });
 });
