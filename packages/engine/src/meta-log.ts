@@ -20,19 +20,31 @@ import {
 } from "./records.js";
 
 const LOG_RE = /^log-(\d+)$/;
+const ROUND_MARKER = encodeRecord({ type: "round" });
+
+/** Checks the COW copies named by the last round's records; false = drop the round. */
+export type RoundVerifier = (state: PoolState, records: MetaRecord[]) => Promise<boolean>;
 const CHECKPOINT_RE = /^checkpoint-(\d+)$/;
 
 export interface RecoveryReport {
   checkpointGeneration: number;
   logRecords: number;
   tornBytesDropped: number;
+  /** Records of a last commit round dropped because a COW copy they name never reached the disk. */
+  roundRecordsDropped: number;
 }
 
 export class MetaLog {
   private pending: Uint8Array[] = [];
   private readonly group: GroupSync;
-  /** Hooks run first in every commit round (sync COW stores). */
+  /** Run before a round writes its records (origin data that records vouch for: rollback restores). */
   readonly beforeCommit = new Set<() => Promise<void>>();
+  /**
+   * Run in parallel with the log's fdatasync (COW stores). A crash can then leave a round's
+   * records durable and its COW data not: recovery checks the last round's copies by CRC and
+   * drops the round if one is missing. No origin overwrite waited on that round had been issued.
+   */
+  readonly alongsideCommit = new Set<() => Promise<void>>();
 
   private constructor(
     private readonly storage: BlockStorage,
@@ -50,6 +62,7 @@ export class MetaLog {
     storage: BlockStorage,
     state: PoolState,
     checkpointBytes: number,
+    verifyRound: RoundVerifier,
   ): Promise<{ log: MetaLog; report: RecoveryReport }> {
     const names = await storage.list();
     const gens = (re: RegExp): number[] =>
@@ -72,6 +85,7 @@ export class MetaLog {
     const logGens = gens(LOG_RE).filter((g) => g >= base);
     let logRecords = 0;
     let tornBytesDropped = 0;
+    let roundRecordsDropped = 0;
     let current: { file: BlockFile; gen: number; tail: number } | null = null;
     for (const [i, gen] of logGens.entries()) {
       const file = await storage.open(`log-${gen}`);
@@ -81,10 +95,33 @@ export class MetaLog {
       const header = decodeFileHeader(buf);
       let tail = FILE_HEADER;
       if (header && header.kind === "log" && header.generation === gen) {
-        const { records, validBytes } = decodeRecords(buf.subarray(FILE_HEADER));
+        const { records, offsets, validBytes } = decodeRecords(buf.subarray(FILE_HEADER));
+        tail = FILE_HEADER + validBytes;
+        let keep = records.length;
+        if (i === logGens.length - 1) {
+          // Only the last round of the last log can name COW data that never reached the disk.
+          let last = -1;
+          for (let r = records.length - 1; r >= 0; r--) {
+            if (records[r]?.type === "round") {
+              last = r;
+              break;
+            }
+          }
+          if (last >= 0) {
+            for (let r = 0; r < last; r++) state.apply(records[r] as MetaRecord);
+            const round = records.slice(last);
+            if (!(await verifyRound(state, round))) {
+              roundRecordsDropped = round.length;
+              keep = last;
+              tail = FILE_HEADER + (offsets[last] as number);
+            }
+            if (keep > last) for (const r of round) state.apply(r);
+            logRecords += keep;
+            records.length = 0;
+          }
+        }
         for (const r of records) state.apply(r);
         logRecords += records.length;
-        tail = FILE_HEADER + validBytes;
       } else if (size >= FILE_HEADER && buf.subarray(0, FILE_HEADER).some((b) => b !== 0)) {
         throw new RecordFormatError(`log-${gen}: bad header`);
       }
@@ -110,7 +147,7 @@ export class MetaLog {
       current = { file, gen, tail: FILE_HEADER };
     }
     const log = new MetaLog(storage, state, current.file, current.gen, current.tail, checkpointBytes);
-    return { log, report: { checkpointGeneration: base, logRecords, tornBytesDropped } };
+    return { log, report: { checkpointGeneration: base, logRecords, tornBytesDropped, roundRecordsDropped } };
   }
 
   /** Queues a record for the next commit round (memory already reflects it). */
@@ -143,21 +180,21 @@ export class MetaLog {
   private async round(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
-    if (batch.length > 0) {
-      const buf = Buffer.concat(batch);
-      try {
-        for (const hook of this.beforeCommit) await hook();
-        await this.file.write(buf, this.tail);
-        await this.file.sync();
-      } catch (err) {
-        // Memory already reflects these records: keep them for the next round (same offset), so
-        // the log never silently loses a record that a later decision relied on.
-        this.pending = batch.concat(this.pending);
-        throw err;
-      }
-      this.tail += buf.length;
-    } else {
+    try {
       for (const hook of this.beforeCommit) await hook();
+      if (batch.length > 0) {
+        const buf = Buffer.concat([ROUND_MARKER, ...batch]);
+        await this.file.write(buf, this.tail);
+        await Promise.all([this.file.sync(), ...[...this.alongsideCommit].map((hook) => hook())]);
+        this.tail += buf.length;
+      } else {
+        await Promise.all([...this.alongsideCommit].map((hook) => hook()));
+      }
+    } catch (err) {
+      // Memory already reflects these records: keep them for the next round (same offset), so
+      // the log never silently loses a record that a later decision relied on.
+      this.pending = batch.concat(this.pending);
+      throw err;
     }
     if (this.forceCheckpoint || this.tail > this.checkpointBytes) {
       this.forceCheckpoint = false;
@@ -179,6 +216,7 @@ export class MetaLog {
     // Entries in the serialized state point at slot data whose writes completed before now; make
     // that data durable before the checkpoint that references it.
     for (const hook of this.beforeCommit) await hook();
+    for (const hook of this.alongsideCommit) await hook();
     const tmp = await this.storage.open(`checkpoint-${gen}.tmp`);
     await tmp.truncate(0);
     await tmp.write(Buffer.concat(parts), 0);

@@ -229,6 +229,7 @@ export class PoolState {
         return [];
       }
       case "end":
+      case "round":
         return [];
     }
   }
@@ -253,18 +254,21 @@ export class PoolState {
             reason: s.invalidReason ?? "",
           };
         }
+        // Checkpoints are written after the COW data is synced: no copy checksums needed.
         let chunks: number[] = [];
         let slots: number[] = [];
         for (const [c, slot] of s.table) {
           chunks.push(c);
           slots.push(slot);
           if (chunks.length === BATCH) {
-            yield { type: "cow", volKey: v.meta.key, snapKey: s.meta.key, chunks, slots };
+            yield { type: "cow", volKey: v.meta.key, snapKey: s.meta.key, chunks, slots, crcs: [] };
             chunks = [];
             slots = [];
           }
         }
-        if (chunks.length > 0) yield { type: "cow", volKey: v.meta.key, snapKey: s.meta.key, chunks, slots };
+        if (chunks.length > 0) {
+          yield { type: "cow", volKey: v.meta.key, snapKey: s.meta.key, chunks, slots, crcs: [] };
+        }
       }
       let mapped: number[] = [];
       for (const c of v.mapped.sorted()) {

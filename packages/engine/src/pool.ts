@@ -2,6 +2,7 @@
 // metadata log and its checkpoints. Opening a pool is recovery: newest checkpoint + log replay.
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
+import { crc32c } from "@livesnap/crc32c";
 import type {
   CreateVolumeOptions,
   EngineLogger,
@@ -112,7 +113,7 @@ class Pool implements EnginePool, VolumeHost {
       })(),
     );
     const vol = new Volume(vs, origin, store, this);
-    this.log.beforeCommit.add(() => store.syncIfDirty());
+    this.log.alongsideCommit.add(() => store.syncIfDirty());
     this.log.beforeCommit.add(() => vol.syncRestores());
     this.volumes.set(vs.meta.key, vol);
     return vol;
@@ -265,6 +266,33 @@ class Pool implements EnginePool, VolumeHost {
   }
 }
 
+/** Recovery check of the last commit round: every COW copy it names must be on disk intact. */
+async function verifyCopies(
+  storage: BlockStorage,
+  state: PoolState,
+  records: MetaRecord[],
+): Promise<boolean> {
+  for (const rec of records) {
+    if (rec.type !== "cow") continue;
+    const vs = state.volumes.get(rec.volKey);
+    if (!vs) continue;
+    const file = await storage.open(storeName(vs.meta.id));
+    try {
+      const buf = Buffer.alloc(vs.meta.chunkSize);
+      for (let i = 0; i < rec.slots.length; i++) {
+        const slot = rec.slots[i] as number;
+        if (slot < 0) continue;
+        buf.fill(0);
+        await file.read(buf, slot * vs.meta.chunkSize);
+        if (crc32c(buf) !== rec.crcs[i]) return false;
+      }
+    } finally {
+      await file.close();
+    }
+  }
+  return true;
+}
+
 export async function openPool(opts: EngineOptions): Promise<EnginePool> {
   if (!opts || typeof opts.dir !== "string" || opts.dir.length === 0) {
     throw new EngineError("invalid-argument", "pool dir is required");
@@ -280,7 +308,12 @@ export async function openPool(opts: EngineOptions): Promise<EnginePool> {
   const state = new PoolState();
   let opened: Awaited<ReturnType<typeof MetaLog.open>>;
   try {
-    opened = await MetaLog.open(storage, state, opts.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES);
+    opened = await MetaLog.open(
+      storage,
+      state,
+      opts.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES,
+      (st, records) => verifyCopies(storage, st, records),
+    );
   } catch (err) {
     throw toEngineError(err, `opening pool ${opts.dir}`);
   }

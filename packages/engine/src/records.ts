@@ -44,8 +44,13 @@ export type MetaRecord =
   | { type: "rollback-end"; volKey: number }
   /** Admission counter high-water mark (checkpoints), so seqs stay monotonic across restarts. */
   | { type: "seq"; next: number }
-  /** chunk -> store slot in the snapshot's image; slot -1 = the chunk was all zeros. */
-  | { type: "cow"; volKey: number; snapKey: number; chunks: number[]; slots: number[] }
+  /**
+   * chunk -> store slot in the snapshot's image; slot -1 = the chunk was all zeros. `crcs` holds
+   * crc32c of each copy (0 in checkpoints): recovery checks the last commit round's copies.
+   */
+  | { type: "cow"; volKey: number; snapKey: number; chunks: number[]; slots: number[]; crcs: number[] }
+  /** First record of every commit round: only the last round can hold unsynced COW data. */
+  | { type: "round" }
   | { type: "map"; volKey: number; chunks: number[] }
   | { type: "unmap"; volKey: number; chunks: number[] }
   | { type: "rollback-done"; volKey: number; chunks: number[] }
@@ -66,10 +71,12 @@ const TYPE_CODES = {
   map: 17,
   unmap: 18,
   "rollback-done": 19,
+  round: 20,
   end: 31,
 } as const satisfies Record<MetaRecord["type"], number>;
 
-type BinaryType = "cow" | "map" | "unmap" | "rollback-done";
+type BinaryType = "cow" | "map" | "unmap" | "rollback-done" | "round";
+const COW_ENTRY = 20;
 const CODE_TO_TYPE = new Map<number, MetaRecord["type"]>(
   Object.entries(TYPE_CODES).map(([k, v]) => [v, k as MetaRecord["type"]]),
 );
@@ -79,15 +86,20 @@ export function encodeRecord(rec: MetaRecord): Uint8Array {
   let payload: Buffer;
   switch (rec.type) {
     case "cow": {
-      // u32 volKey | u32 snapKey | u32 n | n × (f64 chunk, f64 slot)
-      payload = Buffer.allocUnsafe(12 + rec.chunks.length * 16);
+      // u32 volKey | u32 snapKey | u32 n | n × (f64 chunk, f64 slot, u32 crc32c of the copy)
+      payload = Buffer.allocUnsafe(12 + rec.chunks.length * COW_ENTRY);
       payload.writeUInt32LE(rec.volKey, 0);
       payload.writeUInt32LE(rec.snapKey, 4);
       payload.writeUInt32LE(rec.chunks.length, 8);
       for (let i = 0; i < rec.chunks.length; i++) {
-        payload.writeDoubleLE(rec.chunks[i] as number, 12 + i * 16);
-        payload.writeDoubleLE(rec.slots[i] as number, 20 + i * 16);
+        payload.writeDoubleLE(rec.chunks[i] as number, 12 + i * COW_ENTRY);
+        payload.writeDoubleLE(rec.slots[i] as number, 20 + i * COW_ENTRY);
+        payload.writeUInt32LE(rec.crcs[i] ?? 0, 28 + i * COW_ENTRY);
       }
+      break;
+    }
+    case "round": {
+      payload = Buffer.alloc(0);
       break;
     }
     case "map":
@@ -124,14 +136,19 @@ function decodeBody(body: Buffer): MetaRecord {
   switch (type as BinaryType | MetaRecord["type"]) {
     case "cow": {
       const n = p.readUInt32LE(8);
-      if (p.length !== 12 + n * 16) throw new RecordFormatError("cow record length");
+      if (p.length !== 12 + n * COW_ENTRY) throw new RecordFormatError("cow record length");
       const chunks: number[] = new Array(n);
       const slots: number[] = new Array(n);
+      const crcs: number[] = new Array(n);
       for (let i = 0; i < n; i++) {
-        chunks[i] = p.readDoubleLE(12 + i * 16);
-        slots[i] = p.readDoubleLE(20 + i * 16);
+        chunks[i] = p.readDoubleLE(12 + i * COW_ENTRY);
+        slots[i] = p.readDoubleLE(20 + i * COW_ENTRY);
+        crcs[i] = p.readUInt32LE(28 + i * COW_ENTRY);
       }
-      return { type: "cow", volKey: p.readUInt32LE(0), snapKey: p.readUInt32LE(4), chunks, slots };
+      return { type: "cow", volKey: p.readUInt32LE(0), snapKey: p.readUInt32LE(4), chunks, slots, crcs };
+    }
+    case "round": {
+      return { type: "round" };
     }
     case "map":
     case "unmap":
@@ -151,8 +168,9 @@ function decodeBody(body: Buffer): MetaRecord {
  * Decodes records from `buf` until the end or the first torn/corrupt record.
  * `validBytes` is where the intact prefix ends (a torn tail is truncated there on open).
  */
-export function decodeRecords(buf: Buffer): { records: MetaRecord[]; validBytes: number } {
+export function decodeRecords(buf: Buffer): { records: MetaRecord[]; offsets: number[]; validBytes: number } {
   const records: MetaRecord[] = [];
+  const offsets: number[] = [];
   let pos = 0;
   while (pos + RECORD_HEADER <= buf.length) {
     const len = buf.readUInt32LE(pos);
@@ -161,6 +179,7 @@ export function decodeRecords(buf: Buffer): { records: MetaRecord[]; validBytes:
     if (crc32c(body) !== buf.readUInt32LE(pos + 4)) break;
     try {
       records.push(decodeBody(body));
+      offsets.push(pos);
     } catch (err) {
       // A checksummed record we cannot parse is not a torn write: it is a newer or broken format.
       if (err instanceof RecordFormatError) throw err;
@@ -168,7 +187,7 @@ export function decodeRecords(buf: Buffer): { records: MetaRecord[]; validBytes:
     }
     pos += RECORD_HEADER + len;
   }
-  return { records, validBytes: pos };
+  return { records, offsets, validBytes: pos };
 }
 
 /** File header of logs and checkpoints: magic(8) | u16 format version | u16 reserved | u32 generation. */

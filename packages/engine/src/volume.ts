@@ -1,9 +1,10 @@
 // The data path of one volume: admission, the write path (rollback restore -> COW -> origin
 // write), reads of the live volume and of snapshots, unmap, flush, rollback.
 // Crash ordering (dm-snap-persistent style): a COW copy is written to the COW store, its lookup
-// entry appended to the metadata log, and both made durable by log.commit() BEFORE the origin
-// overwrite is issued. See cowChunks() then executeWrite().
+// entry (with the copy's CRC32C) appended to the metadata log, and both made durable by
+// log.commit() BEFORE the origin overwrite is issued. See cowChunks() then execute().
 import type { EventEmitter } from "node:events";
+import { crc32c } from "@livesnap/crc32c";
 import type {
   BlockMap,
   BlockMapQuery,
@@ -338,16 +339,28 @@ export class Volume implements VolumeHandle {
     }
     const chunks: number[] = [];
     const kept: number[] = [];
+    const crcs: number[] = [];
     for (let i = 0; i < need.length; i++) {
       const c = need[i] as number;
-      if (now.table.has(c)) this.store.release([slots[i] as number]);
+      const slot = slots[i] as number;
+      if (now.table.has(c)) this.store.release([slot]);
       else {
         chunks.push(c);
-        kept.push(slots[i] as number);
+        kept.push(slot);
+        // Lets recovery tell a copy that reached the disk from one the crash cut off: the store
+        // and the log are synced in parallel within a commit round.
+        crcs.push(slot === ZERO_SLOT ? 0 : crc32c(copies[i] as Buffer));
       }
     }
     if (chunks.length === 0) return;
-    this.host.record({ type: "cow", volKey: this.vs.meta.key, snapKey: now.meta.key, chunks, slots: kept });
+    this.host.record({
+      type: "cow",
+      volKey: this.vs.meta.key,
+      snapKey: now.meta.key,
+      chunks,
+      slots: kept,
+      crcs,
+    });
     this.counters.cowCopies += chunks.length;
     this.counters.cowBytes += kept.filter((s) => s !== ZERO_SLOT).length * cs;
     // Durable COW data + lookup entry BEFORE the caller issues the origin overwrite.

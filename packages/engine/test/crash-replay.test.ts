@@ -101,6 +101,8 @@ function durableAt(ops: StorageOp[], k: number): Set<number> {
   return durable;
 }
 
+let droppedRounds = 0;
+
 describe("crash states replayed from recorded storage operations", () => {
   const seeds = Number(process.env.LIVESNAP_CRASH_SEEDS ?? 4);
   const statesPerSeed = Number(process.env.LIVESNAP_CRASH_STATES ?? 40);
@@ -121,6 +123,7 @@ describe("crash states replayed from recorded storage operations", () => {
           try {
             await materializeCrash(w.ops, k, rand, crashDir);
             const pool = await openPool({ dir: crashDir });
+            if (pool.recovery.roundRecordsDropped > 0) droppedRounds++;
             const durable = durableAt(w.ops, k);
             const vols = pool.listVolumes();
             if (vols.length === 0) {
@@ -152,6 +155,7 @@ describe("crash states replayed from recorded storage operations", () => {
               expect(deleteStarted, `acknowledged snapshot seq ${seq} lost`).toBe(true);
             }
             // The recovered pool keeps working.
+            if (process.env.LIVESNAP_CRASH_VERBOSE) console.log(`rounds dropped so far: ${droppedRounds}`);
             await vol.write(vol.admit(0, BS), pattern(99, BS));
             await vol.flush();
             await pool.close();
