@@ -30,10 +30,12 @@ const caching: PageDef = {
   changeable: [0, 0, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
 };
 
-// Control (0Ah): QAM=1 (unrestricted reordering), TAS=1, BUSY TIMEOUT unlimited; D_SENSE changeable.
+// Control (0Ah): TST=000b (one task set per LU), QAM=1 (unrestricted reordering), TAS=0 (the
+// transport drops tasks another nexus aborted; they learn it by unit attention), BUSY TIMEOUT
+// unlimited; D_SENSE changeable.
 const control: PageDef = {
   code: 0x0a,
-  defaults: [0x0a, 0x0a, 0x00, 0x10, 0x00, 0x40, 0, 0, 0xff, 0xff, 0, 0],
+  defaults: [0x0a, 0x0a, 0x00, 0x10, 0x00, 0x00, 0, 0, 0xff, 0xff, 0, 0],
   changeable: [0, 0, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0],
 };
 
