@@ -180,6 +180,9 @@ export function extendedCopy(ctx: CommandContext, services: CopyServices): Prepa
   requireLu(ctx);
   const { cdb } = ctx;
   const listLength = u32(cdb, 10);
+  // Nothing longer than the header and the largest descriptor list is ever valid.
+  if (listLength > HEADER + COPY_LIMITS.maxDescriptorListLength)
+    throw illegalRequest(Asc.parameterListLengthError);
   return {
     dataOutLength: listLength,
     run: async (list) => {

@@ -120,6 +120,10 @@ export function persistentReserveOut(ctx: CommandContext): Prepared {
   const type = (cdb[2] ?? 0) & 0x0f;
   const listLength = u32(cdb, 5);
   if (sa > 7) throw invalidField(1, 4);
+  // Refuse oversized lists before collecting any data: 24 bytes, or 24 + one TransportID (MOVE).
+  if (sa !== 7 ? listLength !== 24 : listLength < 24 || listLength > 24 + 4 + 256) {
+    throw illegalRequest(Asc.parameterListLengthError);
+  }
   const n = ctx.cmd.nexus;
   const me = {
     nexus: ctx.nexus,

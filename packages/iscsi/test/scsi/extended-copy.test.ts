@@ -118,6 +118,9 @@ describe("EXTENDED COPY", () => {
       h.run(xcopy(l.subarray(0, len)), { dataOut: l.subarray(0, len) });
     expect(senseOf(await run(good, good.length - 1))).toMatchObject({ key: 5, asc: 0x1a00 });
     expect((await run(good, 0)).status).toBe(GOOD);
+    const huge = await h.run([0x83, 0, 0, 0, 0, 0, 0, 0, 0, 0, ...be(1 << 20, 4), 0, 0], { edtl: 1 << 20 });
+    expect(huge.dataOutLength).toBe(0);
+    expect(senseOf(huge)).toMatchObject({ key: 5, asc: 0x1a00 });
     expect(senseOf(await run(list(1, 0, [cscd(self, 512, 0xe0)], [segment(0, 0, 1, 0, 8)])))).toMatchObject({
       asc: 0x2607,
     });
