@@ -11,7 +11,7 @@
 //
 // env: VSCODE_URL, OUT_DIR, RUN_DIR, TARGET_JS. Prints `E2E: N passed, N failed` last.
 // biome-ignore-all lint/performance/useDomNodeTextContent: these are Playwright locators: innerText is the rendered text the user sees
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -244,9 +244,17 @@ async function runCommand(title) {
   stamp(`palette: ${title}`);
 }
 
-/** Answers the next quick input (input box or pick): types `text`, waits for a match, Enter. */
-async function answer(text, { pick = false } = {}) {
-  await quickInput.waitFor({ timeout: TIMEOUT });
+const quickTitle = page.locator(".quick-input-widget .quick-input-title").filter({ visible: true });
+
+/**
+ * Answers one step of a multi-step quick input: waits until the step titled `title` is showing (VS
+ * Code reuses one widget, so typing before the step changes would go into the previous one), types
+ * `text`, waits for a matching row when picking, presses Enter, and waits for the step to go away.
+ */
+async function answer(title, text, { pick = false } = {}) {
+  await until(`quick input "${title}"`, async () =>
+    (await quickTitle.innerText().catch(() => "")).includes(title),
+  );
   await quickInput.fill(text);
   if (pick) {
     await page
@@ -254,8 +262,11 @@ async function answer(text, { pick = false } = {}) {
       .first()
       .waitFor({ timeout: TIMEOUT });
   }
-  await sleep(150);
   await page.keyboard.press("Enter");
+  await until(`quick input "${title}" to close`, async () => {
+    const t = await quickTitle.innerText({ timeout: 200 }).catch(() => "");
+    return !t.includes(title);
+  });
 }
 
 const treePane = () => page.locator(".pane", { has: page.locator(".pane-header", { hasText: "Targets" }) });
@@ -317,9 +328,9 @@ try {
 
   await check("add a connection from the palette while the target is down: error state in tree", async () => {
     await runCommand("livesnap: Add Target Connection…");
-    await answer(`ws://127.0.0.1:${apiPort}`);
-    await answer("e2e");
-    await answer("not-the-token");
+    await answer("(1/3)", `ws://127.0.0.1:${apiPort}`);
+    await answer("(2/3)", "e2e");
+    await answer("(3/3)", "not-the-token");
     await treeRow("e2e").waitFor({ timeout: TIMEOUT });
     await treeRow("Cannot connect").waitFor({ timeout: TIMEOUT });
     const text = await treeRow("Cannot connect").innerText();
@@ -361,7 +372,7 @@ try {
     "set the right token (from the data dir) from the palette: connected, tree shows volumes",
     async () => {
       await runCommand("livesnap: Set Token for Target…");
-      await answer(token);
+      await answer("Token for", token);
       for (const t of ["vol0", "big0", "iSCSI targets", "Sessions"])
         await treeRow(t).waitFor({ timeout: TIMEOUT });
       await page
@@ -399,7 +410,7 @@ try {
     "open the block map of vol0 from the palette: canvas, legend, live writes light up",
     async () => {
       await runCommand("livesnap: Open Block Map…");
-      await answer("vol0", { pick: true });
+      await answer("Volume", "vol0", { pick: true });
       frame = await blockMapFrame("Block map: vol0");
       await until("first map", () => frame.evaluate(() => document.body.dataset.classes));
       const cells = Number(await frame.getAttribute("#map", "data-cells"));
@@ -420,8 +431,8 @@ try {
   await check("take a live snapshot from the palette while the writer runs", async () => {
     const okBefore = writer.ok;
     await runCommand("livesnap: Take Live Snapshot…");
-    await answer("vol0", { pick: true });
-    await answer("e2e-snap-1");
+    await answer("Volume", "vol0", { pick: true });
+    await answer("Take live snapshot of", "e2e-snap-1");
     await page
       .locator(".notifications-toasts", { hasText: "Live snapshot e2e-snap-1 of vol0 taken" })
       .waitFor({
@@ -475,9 +486,9 @@ try {
     await rpc("snapshot.create", { volume: "vol0", name: "e2e-snap-2" });
     await treeRow("e2e-snap-2").waitFor({ timeout: TIMEOUT });
     await runCommand("livesnap: Compare Snapshots in Block Map…");
-    await answer("vol0", { pick: true });
-    await answer("e2e-snap-1", { pick: true });
-    await answer("e2e-snap-2", { pick: true });
+    await answer("Volume", "vol0", { pick: true });
+    await answer("Compare: from snapshot", "e2e-snap-1", { pick: true });
+    await answer("Compare e2e-snap-1 with", "e2e-snap-2", { pick: true });
     await until("diff view", async () => {
       const diff = await frame.isChecked("#diff");
       const t = await frame.locator("#legend").innerText();
@@ -512,7 +523,7 @@ try {
     "16 TiB volume: whole-volume map and zoomed maps arrive fast (range + buckets only)",
     async () => {
       await runCommand("livesnap: Open Block Map…");
-      await answer("big0", { pick: true });
+      await answer("Volume", "big0", { pick: true });
       const big = await blockMapFrame("Block map: big0");
       const started = Date.now();
       await until("first map of big0", () => big.evaluate(() => document.body.dataset.classes));
@@ -533,6 +544,60 @@ try {
       await shot("07-16tib.png");
     },
   );
+
+  writer.running = false;
+  await sleep(500);
+
+  await check("expose the snapshot as a read-only LUN from the palette; an initiator reads it", async () => {
+    await runCommand("livesnap: Expose Snapshot as LUN…");
+    await answer("Volume", "vol0", { pick: true });
+    await answer("Expose snapshot as a read-only LUN", "e2e-snap-1", { pick: true });
+    await answer("as a LUN", "");
+    const toast = page.locator(".notifications-toasts", { hasText: /vol0@e2e-snap-1 is LUN \d+/ });
+    await toast.waitFor({ timeout: TIMEOUT });
+    const lunNo = Number(/is LUN (\d+)/.exec(await toast.innerText())[1]);
+    await treeRow("vol0@e2e-snap-1").waitFor({ timeout: TIMEOUT });
+    const r = spawnSync(
+      "qemu-io",
+      ["-r", "-f", "raw", "-c", "read 0 64k", `iscsi://127.0.0.1:${portalPort}/${iqn}/${lunNo}`],
+      {
+        encoding: "utf8",
+        timeout: 20000,
+      },
+    );
+    if (r.status !== 0 || !/read 65536\/65536 bytes/.test(r.stdout))
+      throw new Error(`qemu-io read: ${r.stdout} ${r.stderr}`);
+    await shot("08-exposed-lun.png");
+  });
+
+  await check("roll back from the palette: confirmation, progress notification, done", async () => {
+    await runCommand("livesnap: Roll Back Volume to Snapshot…");
+    await answer("Volume", "vol0", { pick: true });
+    await answer("Roll back to snapshot", "e2e-snap-1", { pick: true });
+    const dialog = page.locator(".monaco-dialog-box");
+    await dialog.waitFor({ timeout: TIMEOUT });
+    if (!/Every write made to the volume after the snapshot is lost/.test(await dialog.innerText())) {
+      throw new Error(`confirmation text: ${await dialog.innerText()}`);
+    }
+    await dialog.locator(".monaco-button", { hasText: "Roll Back" }).click();
+    await page
+      .locator(".notifications-toasts", { hasText: "vol0 rolled back to e2e-snap-1" })
+      .waitFor({ timeout: 60000 });
+    await shot("09-rolled-back.png");
+  });
+
+  await check("delete a snapshot from the palette (confirmed): it leaves the tree", async () => {
+    await runCommand("livesnap: Delete Snapshot…");
+    await answer("Volume", "vol0", { pick: true });
+    await answer("Delete snapshot", "e2e-snap-2", { pick: true });
+    const dialog = page.locator(".monaco-dialog-box");
+    await dialog.waitFor({ timeout: TIMEOUT });
+    await dialog.locator(".monaco-button", { hasText: "Delete" }).click();
+    await until(
+      "e2e-snap-2 gone from the tree",
+      async () => !(await treePane().innerText()).includes("e2e-snap-2"),
+    );
+  });
 } catch (err) {
   results.push({ name: "driver", ok: false, error: String(err?.stack ?? err) });
   console.error("E2E driver error:", err);

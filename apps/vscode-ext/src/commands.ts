@@ -43,6 +43,8 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+// Every quick pick and input box sets ignoreFocusOut: multi-step flows must survive focus moving
+// (a webview repainting, a notification) while the user reads the options.
 export function registerCommands({ context, registry, log }: Deps): void {
   const reg = (id: string, fn: (arg: Arg) => unknown) =>
     context.subscriptions.push(
@@ -73,7 +75,7 @@ export function registerCommands({ context, registry, log }: Deps): void {
     if (candidates.length === 1) return candidates[0];
     const pick = await vscode.window.showQuickPick(
       candidates.map((c) => ({ label: c.config.name, description: `${c.config.url} · ${c.status.kind}`, c })),
-      { title: "livesnap target", placeHolder: "Pick a target" },
+      { title: "livesnap target", placeHolder: "Pick a target", ignoreFocusOut: true },
     );
     return pick?.c;
   }
@@ -91,7 +93,7 @@ export function registerCommands({ context, registry, log }: Deps): void {
         label: v.name,
         description: `${formatBytes(v.sizeBytes)} · ${v.snapshotCount} snapshots`,
       })),
-      { title: "Volume", placeHolder: "Pick a volume" },
+      { title: "Volume", placeHolder: "Pick a volume", ignoreFocusOut: true },
     );
     return pick ? { connection, volume: pick.label } : undefined;
   }
@@ -111,7 +113,7 @@ export function registerCommands({ context, registry, log }: Deps): void {
         label: s.name,
         description: `${s.createdAt} · ${formatBytes(s.preservedBytes)} preserved${s.valid ? "" : " · INVALID"}`,
       })),
-      { title, placeHolder: `Snapshot of ${target.volume}` },
+      { title, placeHolder: `Snapshot of ${target.volume}`, ignoreFocusOut: true },
     );
     return pick ? { ...target, snapshot: pick.label } : undefined;
   }
@@ -246,6 +248,7 @@ export function registerCommands({ context, registry, log }: Deps): void {
       r.name ??
       (await vscode.window.showInputBox({
         title: `Take live snapshot of ${target.volume}`,
+        ignoreFocusOut: true,
         prompt: "Snapshot name. Writes keep flowing: no drain, no pause.",
         value: defaultSnapshotName(),
         validateInput: validateObjectName,
@@ -271,11 +274,16 @@ export function registerCommands({ context, registry, log }: Deps): void {
         description: formatBytes(v.sizeBytes),
         picked: preselected ? v.name === preselected : true,
       })),
-      { title: "Group snapshot: volumes taken at one admission point", canPickMany: true },
+      {
+        title: "Group snapshot: volumes taken at one admission point",
+        canPickMany: true,
+        ignoreFocusOut: true,
+      },
     );
     if (!picks || picks.length === 0) return;
     const name = await vscode.window.showInputBox({
       title: "Group snapshot name (the same in every volume)",
+      ignoreFocusOut: true,
       value: defaultSnapshotName().replace(/^live-/, "group-"),
       validateInput: validateObjectName,
     });
@@ -347,6 +355,7 @@ export function registerCommands({ context, registry, log }: Deps): void {
     if (!s) return;
     const lunText = await vscode.window.showInputBox({
       title: `Expose ${s.volume}@${s.snapshot} as a LUN`,
+      ignoreFocusOut: true,
       prompt: "LUN number (1-16383), empty for the next free one",
       validateInput: (t) =>
         t.trim() === "" || /^\d+$/.test(t.trim()) ? undefined : "a number from 1 to 16383",
@@ -389,7 +398,7 @@ export function registerCommands({ context, registry, log }: Deps): void {
             l.source.kind === "snapshot" ? `${l.source.volume}@${l.source.snapshot} · ${l.target}` : l.target,
           l,
         })),
-        { title: "Withdraw LUN" },
+        { title: "Withdraw LUN", ignoreFocusOut: true },
       );
       if (!pick) return;
       iqn = pick.l.target;
@@ -432,7 +441,7 @@ export function registerCommands({ context, registry, log }: Deps): void {
           .reverse()
           .map((s) => ({ label: s.name, description: s.createdAt, value: s.name as string | undefined })),
       ),
-      { title: `Compare ${from.snapshot} with…` },
+      { title: `Compare ${from.snapshot} with…`, ignoreFocusOut: true },
     );
     if (!to) return;
     BlockMapPanel.show(context, from.connection, from.volume, log, {

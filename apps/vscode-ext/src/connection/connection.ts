@@ -55,6 +55,9 @@ class Emitter<T> {
   }
 }
 
+/** How often a volume under I/O has its allocation and snapshot sizes re-read. */
+export const VOLUME_REFRESH_MS = 2000;
+
 /** 1 s, 2 s, 4 s … capped at 30 s. */
 export function backoffMs(attempt: number): number {
   return Math.min(30_000, 1000 * 2 ** Math.max(0, attempt - 1));
@@ -238,7 +241,36 @@ export class Connection {
   private onServerEvent(event: EventName, payload: unknown): void {
     const change = applyEvent(this.state, event, payload as EventPayload<typeof event>);
     if (change.kind !== "none") this.changeEmitter.fire(change);
+    if (event === "volume.io") {
+      const io = payload as EventPayload<"volume.io">;
+      if (io.writeIops > 0 || io.cowCopiesPerSec > 0) this.scheduleVolumeRefresh(io.volume);
+    }
     this.eventEmitter.fire({ event, payload });
+  }
+
+  private readonly volumeRefreshAt = new Map<string, number>();
+
+  /**
+   * Writes change a volume's allocation and its newest snapshot's preserved bytes, which no event
+   * carries: re-read them, at most every VOLUME_REFRESH_MS per volume, while I/O goes on.
+   */
+  private scheduleVolumeRefresh(volume: string): void {
+    const now = Date.now();
+    if ((this.volumeRefreshAt.get(volume) ?? 0) > now) return;
+    this.volumeRefreshAt.set(volume, now + VOLUME_REFRESH_MS);
+    const client = this.client;
+    if (!client) return;
+    void Promise.all([client.call("volume.get", { volume }), client.call("snapshot.list", { volume })])
+      .then(([v, s]) => {
+        if (client !== this.client) return;
+        const i = this.state.volumes.findIndex((x) => x.name === volume);
+        if (i >= 0) this.state.volumes[i] = v.volume;
+        this.state.snapshots.set(volume, s.snapshots);
+        this.changeEmitter.fire({ kind: "volume", volume });
+      })
+      .catch((err: unknown) =>
+        this.options.log.debug(`${this.config.name}: refresh of ${volume} failed: ${(err as Error).message}`),
+      );
   }
 
   private setStatus(status: ConnectionStatus): void {

@@ -515,8 +515,12 @@ window.addEventListener("message", (event: MessageEvent<unknown>) => {
       snapshots = [...msg.snapshots].sort((a, b) => a.seq - b.seq);
       title.textContent = `Block map: ${volume.name}`;
       const names = snapshots.map((s) => s.name);
-      fillSelect(viewSelect, "Live volume", names);
-      fillSelect(sinceSelect, "—", names);
+      // Refreshes arrive every few seconds under I/O: rebuild the selectors only when names change
+      // (rebuilding would close an open dropdown).
+      if (names.join("\n") !== document.body.dataset.snapshots?.split(",").join("\n")) {
+        fillSelect(viewSelect, "Live volume", names);
+        fillSelect(sinceSelect, "—", names);
+      }
       document.body.dataset.snapshots = names.join(",");
       if (resized) vp = undefined;
       if (restore) {
@@ -547,7 +551,8 @@ window.addEventListener("message", (event: MessageEvent<unknown>) => {
     }
     case "delta": {
       if (!volume || msg.volume !== volume.name || config.live === false) break;
-      liveWrites.add(msg.runs, performance.now());
+      // Writes land in the live volume; a snapshot's picture only changes through its counts.
+      if (!viewSelect.value) liveWrites.add(msg.runs, performance.now());
       document.body.dataset.deltas = String(Number(document.body.dataset.deltas ?? "0") + 1);
       draw();
       scheduleLiveRefetch();
