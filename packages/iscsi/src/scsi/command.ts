@@ -14,6 +14,8 @@ export interface PortServices {
   /** Every LU of the port (EXTENDED COPY finds its source and destination among them). */
   units(): Iterable<LogicalUnit>;
   readonly copyResults: CopyResults;
+  /** PREEMPT AND ABORT: the transport aborts these nexuses' tasks on the LU. */
+  abortTasks(lun: number, nexusKeys: readonly string[]): void;
   /** REPORT SUPPORTED OPERATION CODES reads the table it is part of. */
   commandTable(): readonly CommandSpec[];
 }

@@ -160,9 +160,12 @@ export function persistentReserveOut(ctx: CommandContext): Prepared {
           case 3:
             effects = pr.clear(ctx.nexus, key);
             break;
-          default:
-            effects = pr.preempt(ctx.nexus, key, saKey, type, scope).effects;
+          default: {
+            const result = pr.preempt(ctx.nexus, key, saKey, type, scope);
+            effects = result.effects;
+            if (sa === 5 && result.preempted.length > 0) ctx.port.abortTasks(lu.number, result.preempted);
             break;
+          }
         }
       } else {
         const flags = list[17] ?? 0;

@@ -30,6 +30,11 @@ export interface ScsiTargetPortOptions {
    * initiator sees HARDWARE ERROR / INTERNAL TARGET FAILURE, the daemon should log this.
    */
   onInternalError?: (err: unknown, where: { lun: number; opcode: number }) => void;
+  /**
+   * PERSISTENT RESERVE OUT / PREEMPT AND ABORT removed these I_T nexuses (keys as `nexusKey()`
+   * computes them): the transport aborts their tasks on `lun`, without responses.
+   */
+  abortTasks?: (lun: number, nexusKeys: readonly string[]) => void;
 }
 
 export interface AddLunOptions {
@@ -86,6 +91,7 @@ export function createScsiTargetPort(opts: ScsiTargetPortOptions = {}): ScsiTarg
     nexuses: () => nexuses,
     units: () => units.values(),
     copyResults: new CopyResults(),
+    abortTasks: (lun, keys) => opts.abortTasks?.(lun, keys),
     commandTable: () => COMMANDS,
   };
 

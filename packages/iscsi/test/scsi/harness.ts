@@ -24,9 +24,15 @@ export class Harness {
   readonly backend: MemoryBackend;
 
   constructor(
-    opts: { blockSize?: 512 | 4096; blocks?: number; readOnly?: boolean; loggedIn?: boolean } = {},
+    opts: {
+      blockSize?: 512 | 4096;
+      blocks?: number;
+      readOnly?: boolean;
+      loggedIn?: boolean;
+      target?: ScsiTarget;
+    } = {},
   ) {
-    this.target = createScsiTargetPort();
+    this.target = opts.target ?? createScsiTargetPort();
     this.backend = new MemoryBackend(opts.blockSize ?? 512, opts.blocks ?? 1024, {
       readOnly: opts.readOnly ?? false,
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { PersistedReservations } from "../../src/index.js";
+import { createScsiTargetPort, nexusKey, type PersistedReservations } from "../../src/index.js";
 import { be, cdb10, Harness, nexus, senseOf } from "./harness.js";
 import { MemoryBackend } from "./memory-backend.js";
 
@@ -242,5 +242,21 @@ describe("commands allowed under a persistent reservation", () => {
     expect((await h.run([0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], { nexus: B })).status).toBe(GOOD);
     expect((await h.run(cdb10(0x28, 0, 1), { nexus: B })).status).toBe(CONFLICT);
     expect((await h.run(cdb10(0x35, 0, 0), { nexus: B })).status).toBe(CONFLICT);
+  });
+});
+
+describe("PREEMPT AND ABORT", () => {
+  it("asks the transport to abort the preempted nexuses' tasks", async () => {
+    const aborted: [number, readonly string[]][] = [];
+    const target = createScsiTargetPort({ abortTasks: (lun, keys) => aborted.push([lun, keys]) });
+    const h = new Harness({ target });
+    h.target.nexusLoggedIn(B);
+    await h.clearUa();
+    await h.clearUa(B);
+    await register(h, A, 0xaan);
+    await register(h, B, 0xbbn);
+    expect((await h.run(prout(1, 1), { nexus: B, dataOut: params(0xbbn, 0n) })).status).toBe(GOOD);
+    expect((await h.run(prout(5, 1), { dataOut: params(0xaan, 0xbbn) })).status).toBe(GOOD);
+    expect(aborted).toEqual([[0, [nexusKey(B)]]]);
   });
 });
