@@ -67,7 +67,24 @@ async function runWorkload(dir: string, seed: number, steps: number): Promise<Wo
       });
       if (rand() < 0.5) await p;
       else inflight.push(p);
-    } else if (r < 0.78) {
+    } else if (r < 0.75) {
+      // Rollback: a write of the snapshot's whole content stamped between the writes admitted
+      // before and after it. Nothing in flight, so the snapshot's image is exactly known.
+      await Promise.all(inflight.splice(0));
+      const list = vol.listSnapshots();
+      const target = list[Math.floor(rand() * list.length)];
+      if (target) {
+        const image = Buffer.alloc(SIZE);
+        for (const x of writes.filter((x) => x.seq < target.seq).sort((a, b) => a.seq - b.seq)) {
+          x.data.copy(image, x.offset);
+        }
+        const id = nextId++;
+        const stampBelow = Math.max(0, ...writes.map((x) => x.seq), ...list.map((x) => x.seq));
+        writes.push({ id, seq: stampBelow + 0.5, offset: 0, data: image });
+        await vol.rollback(target.name);
+        storage.mark("ack", id);
+      }
+    } else if (r < 0.8) {
       const list = vol.listSnapshots();
       const victim = list[Math.floor(rand() * list.length)];
       if (victim) {
