@@ -69,6 +69,11 @@ export class Connection implements SessionLink {
   private timer: NodeJS.Timeout | undefined;
   private readonly loginTimer: NodeJS.Timeout;
   private pausedForWrites = false;
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
   readonly remoteAddress: string;
   readonly localAddress: string;
   readonly localPort: number;
@@ -99,6 +104,11 @@ export class Connection implements SessionLink {
     this.loginTimer.unref();
   }
 
+  /** Connection ID from the login (0 before it). */
+  get cid(): number {
+    return this.firstLogin?.cid ?? 0;
+  }
+
   get statSN(): number {
     return this.statSNValue;
   }
@@ -121,7 +131,8 @@ export class Connection implements SessionLink {
           "internal error on connection: dropping it",
         );
       }
-      this.drop("protocol error");
+      // The Reject (if any) is still corked: flush it, then close.
+      this.endAfterFlush(1000);
     }
   }
 
@@ -238,27 +249,28 @@ export class Connection implements SessionLink {
       pdu.bhs.writeUInt32BE(this.statSNValue, 24);
       this.statSNValue = snAdd(this.statSNValue, 1);
     }
-    const pieces = serializePdu(pdu, this.digests);
     const socket = this.socket;
-    if (pieces.length === 1) socket.write(pieces[0] as Buffer);
-    else {
+    // Everything sent during one turn of the event loop leaves in one gathered write: at queue
+    // depth 32, completions arrive together, and a syscall per PDU would dominate.
+    if (!this.corked) {
+      this.corked = true;
       socket.cork();
-      for (const piece of pieces) socket.write(piece);
-      socket.uncork();
+      setImmediate(this.uncork);
     }
+    for (const piece of serializePdu(pdu, this.digests)) socket.write(piece);
     if (socket.writableLength > WRITE_HIGH_WATER && !this.pausedForWrites) {
       this.pausedForWrites = true;
       socket.pause();
     }
   }
 
-  endAfterFlush(): void {
+  endAfterFlush(graceMs = 5000): void {
     if (this.closed) return;
     this.closed = true;
     this.stopKeepalive();
     this.socket.end();
     // A peer that never reads must not keep the socket forever.
-    setTimeout(() => this.socket.destroy(), 5000).unref();
+    setTimeout(() => this.socket.destroy(), graceMs).unref();
     this.teardown("closed by target");
   }
 

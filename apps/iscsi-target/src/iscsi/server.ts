@@ -128,13 +128,31 @@ export class IscsiServer implements LoginAuthority, SessionHost {
   ): Session | { status: number; reason: string } {
     if (this.stopping) return { status: LoginStatus.serviceUnavailable, reason: "target shutting down" };
     const isid = isidHex(req.isid);
+    let tsih: number | undefined;
     if (req.tsih !== 0) {
-      // Adding a connection to a session (MC/S) or connection recovery: MaxConnections is 1 and
-      // ErrorRecoveryLevel 0, so neither is possible.
       const existing = this.sessions.get(req.tsih);
-      return existing
-        ? { status: LoginStatus.tooManyConnections, reason: "MaxConnections=1" }
-        : { status: LoginStatus.sessionDoesNotExist, reason: `no session with TSIH ${req.tsih}` };
+      const oldConn = existing ? this.sessionConnection.get(existing) : undefined;
+      const sameNexus =
+        existing !== undefined &&
+        existing.isid === isid &&
+        existing.params.initiatorName === params.initiatorName &&
+        existing.targetName === params.targetName;
+      if (!existing || !sameNexus) {
+        // Unknown (e.g. the target restarted): the initiator retries with TSIH 0.
+        return { status: LoginStatus.sessionDoesNotExist, reason: `no session with TSIH ${req.tsih}` };
+      }
+      if (oldConn && oldConn.cid !== req.cid) {
+        return { status: LoginStatus.tooManyConnections, reason: "MaxConnections=1" };
+      }
+      // Connection reinstatement at ErrorRecoveryLevel 0 (RFC 7143 §6.3.4): the old connection and
+      // its tasks end; the session continues under the same TSIH on the new connection.
+      this.logger.info(
+        { tsih: existing.tsih, initiator: params.initiatorName, isid },
+        "connection reinstatement",
+      );
+      existing.close("connection reinstated");
+      oldConn?.drop("connection reinstated");
+      tsih = existing.tsih;
     }
     // Session reinstatement (RFC 7143 §6.3.5): same initiator, ISID and target replace the old one.
     for (const old of this.sessions.values()) {
@@ -149,7 +167,7 @@ export class IscsiServer implements LoginAuthority, SessionHost {
         oldConn?.drop("session reinstated");
       }
     }
-    const tsih = this.allocateTsih();
+    tsih ??= this.allocateTsih();
     const served = target as ServedTarget | undefined;
     const nexus: ItNexus | undefined = served
       ? {
@@ -261,6 +279,11 @@ export class IscsiServer implements LoginAuthority, SessionHost {
     return [...this.sessions.values()].filter((s) => s.targetName === targetName);
   }
 
+  private hasNormalSessions(): boolean {
+    for (const s of this.sessions.values()) if (s.params.sessionType === "Normal") return true;
+    return false;
+  }
+
   /** Stop accepting, let running commands finish (up to drainMs), then close every connection. */
   async close(drainMs = 5000): Promise<void> {
     this.stopping = true;
@@ -268,7 +291,13 @@ export class IscsiServer implements LoginAuthority, SessionHost {
     const closed = Promise.all(
       this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
     );
-    await Promise.all([...this.sessions.values()].map((s) => s.drain(drainMs)));
+    // Ask initiators to log out (they finish their commands first); give them a moment, then
+    // let what is still running drain before the connections go.
+    const deadline = Date.now() + drainMs;
+    for (const s of this.sessions.values()) s.requestLogout(Math.max(1, Math.ceil(drainMs / 1000)));
+    const logoutWait = Date.now() + Math.min(drainMs, 2000);
+    while (this.hasNormalSessions() && Date.now() < logoutWait) await new Promise((r) => setTimeout(r, 20));
+    await Promise.all([...this.sessions.values()].map((s) => s.drain(Math.max(0, deadline - Date.now()))));
     for (const conn of [...this.connections]) conn.drop("target shutdown");
     await closed;
     this.servers.length = 0;

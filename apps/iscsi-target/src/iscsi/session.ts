@@ -3,12 +3,14 @@
 // and Logout. It writes through a SessionLink (the connection) and never touches the socket.
 import {
   type Admission,
+  AsyncEvent,
   decodeDataOut,
   decodeLogoutRequest,
   decodeNopOut,
   decodeScsiCommand,
   decodeTaskManagement,
   decodeTextRequest,
+  encodeAsyncMessage,
   encodeDataIn,
   encodeLogoutResponse,
   encodeNopIn,
@@ -424,13 +426,17 @@ export class Session {
     if (toSend > 0 && data) {
       const segment = this.params.initiatorMaxRecvDataSegmentLength;
       const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      for (let offset = 0; offset < toSend; offset += segment) {
-        const len = Math.min(segment, toSend - offset);
+      const burst = this.params.maxBurstLength;
+      for (let offset = 0; offset < toSend; ) {
+        // A Data-In sequence holds at most MaxBurstLength bytes; F ends each one (RFC 7143 §11.7.1).
+        const burstEnd = (Math.floor(offset / burst) + 1) * burst;
+        const len = Math.min(segment, toSend - offset, burstEnd - offset);
         const last = offset + len >= toSend;
+        const endOfSequence = last || offset + len === burstEnd;
         const withStatus = last && collapse;
         link.send(
           encodeDataIn({
-            final: last,
+            final: endOfSequence,
             statusPresent: withStatus,
             status: response.status,
             residual,
@@ -444,6 +450,7 @@ export class Session {
           }),
           withStatus ? "status" : "current-statsn",
         );
+        offset += len;
       }
       if (collapse) return;
     }
@@ -696,6 +703,24 @@ export class Session {
 
   reject(pdu: Pdu, reason: number): void {
     this.link?.send(encodeReject({ reason, rejectedBhs: pdu.bhs, statSN: 0, ...this.numbers() }), "status");
+  }
+
+  /** Ask the initiator to log out within `seconds` (Async Message, event 1): a clean shutdown. */
+  requestLogout(seconds: number): void {
+    if (this.closed) return;
+    this.link?.send(
+      encodeAsyncMessage({
+        lun: 0,
+        event: AsyncEvent.requestLogout,
+        vcode: 0,
+        parameter1: 0,
+        parameter2: 0,
+        parameter3: seconds,
+        statSN: 0,
+        ...this.numbers(),
+      }),
+      "status",
+    );
   }
 
   /** Abort everything and tell the SCSI side the nexus is gone. Idempotent. */

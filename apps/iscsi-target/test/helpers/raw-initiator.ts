@@ -18,6 +18,8 @@ export interface LoginOptions {
   isid?: Buffer;
   sessionType?: "Normal" | "Discovery";
   keys?: Record<string, string>;
+  /** Non-zero: reinstate a connection of this session. */
+  tsih?: number;
 }
 
 export class RawInitiator {
@@ -128,6 +130,7 @@ export class RawInitiator {
     bhs[0] = 0x43;
     bhs[1] = 0x80 | (1 << 2) | 3; // T, CSG=operational, NSG=full feature
     (opts.isid ?? Buffer.from([0x80, 0x12, 0x34, 0x56, 0x00, 0x00])).copy(bhs, 8);
+    bhs.writeUInt16BE(opts.tsih ?? 0, 14);
     bhs.writeUInt32BE(this.itt++, 16);
     bhs.writeUInt32BE(this.cmdSN, 24);
     bhs.writeUInt32BE(this.expStatSN, 28);

@@ -238,6 +238,32 @@ describe("sessions", () => {
     expect((await second.expect(TargetOpcode.nopIn)).bhs.readUInt32BE(16)).toBe(itt);
   });
 
+  it("reinstates a connection under the same TSIH, and refuses an unknown TSIH", async () => {
+    const t = await target();
+    const isid = Buffer.from([0x80, 9, 9, 9, 9, 9]);
+    const first = await session(t, {}, isid);
+    const tsih = t.server.listSessions()[0]?.tsih ?? 0;
+    expect(tsih).toBeGreaterThan(0);
+    const again = await RawInitiator.connect(t.port);
+    open.push(again);
+    again.cmdSN = first.cmdSN;
+    const rsp = await again.login({ targetName: TEST_IQN, isid, tsih });
+    expect(rsp.bhs.readUInt16BE(36)).toBe(0);
+    expect(rsp.bhs.readUInt16BE(14)).toBe(tsih);
+    expect(await first.closedWithin(2000)).toBe(true);
+    const itt = again.nopOut();
+    expect((await again.expect(TargetOpcode.nopIn)).bhs.readUInt32BE(16)).toBe(itt);
+
+    const stranger = await RawInitiator.connect(t.port);
+    open.push(stranger);
+    const no = await stranger.login({
+      targetName: TEST_IQN,
+      isid: Buffer.from([0x80, 7, 7, 7, 7, 7]),
+      tsih: 0x7777,
+    });
+    expect(no.bhs.readUInt16BE(36)).toBe(0x020a);
+  });
+
   it("logs out cleanly", async () => {
     const t = await target();
     const ini = await session(t);
