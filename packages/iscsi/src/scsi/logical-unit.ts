@@ -11,6 +11,8 @@ export class LogicalUnit {
   readonly ua = new UnitAttentions();
   readonly pr = new Reservations();
   #reportedSize: number;
+  /** A persisted state exists (so ending APTPL must remove it). */
+  #persisted = false;
 
   constructor(
     readonly number: number,
@@ -19,7 +21,10 @@ export class LogicalUnit {
   ) {
     this.#reportedSize = backend.sizeBytes;
     const saved = persistence?.load();
-    if (saved) this.pr.restore(saved);
+    if (saved) {
+      this.pr.restore(saved);
+      this.#persisted = true;
+    }
   }
 
   /** Number of logical blocks now. */
@@ -38,6 +43,12 @@ export class LogicalUnit {
   /** Writes PR state through the persistence callback when APTPL asks for it. */
   persistReservations(): void {
     if (!this.persistence) return;
-    this.persistence.save(this.pr.aptpl ? this.pr.toPersisted() : undefined);
+    if (this.pr.aptpl) {
+      this.persistence.save(this.pr.toPersisted());
+      this.#persisted = true;
+    } else if (this.#persisted) {
+      this.persistence.save(undefined);
+      this.#persisted = false;
+    }
   }
 }
