@@ -107,7 +107,7 @@ describe("bad CDBs get ILLEGAL REQUEST with the right sense", () => {
       expect(s.asc).toBe(c.asc);
       if (c.field) {
         const [byte, bit] = c.field;
-        expect(s.sks?.[0]! & 0x40).toBe(0x40); // C/D: in the CDB
+        expect((s.sks?.[0] ?? 0) & 0x40).toBe(0x40); // C/D: in the CDB
         expect((s.sks![1]! << 8) | s.sks![2]!).toBe(byte);
         if (bit !== undefined) expect(s.sks![0]! & 0x0f).toBe(0x08 | bit);
       }
