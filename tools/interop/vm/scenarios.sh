@@ -10,6 +10,8 @@
 #   [CHAP_IN_USER CHAP_IN_PASS]             mutual CHAP: the target's credentials
 #   LS_VM_FIO=1                             also run fio (bigger initramfs, ~+25 s)
 #   LS_VM_ONLY="fs snap"                    a subset: fs, snap, chap
+#   LS_VM_VERIFY_LUN=N                      checker self-test: verify LUN N instead of the snapshot
+#                                           (the origin's LUN must make snap-verify FAIL)
 # Prints one line per boot and a closing verdict; exit 0 only if every boot passed.
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,7 +45,7 @@ if [[ $ONLY == *" snap "* ]]; then
   if boot snap-origin --scenario snap-origin --lun "${ORIGIN_LUN:-auto}" --hook "SNAPSHOT=$SNAPSHOT_HOOK" --export "$WORK/snap.env" \
        --initiator iqn.2026-11.dev.livesnap:vm-snap; then
     SNAP_LUN=$(sed -n 's/^SNAP_LUN=//p' "$WORK/snap.env")
-    boot snap-verify --scenario snap-verify --set-file "$WORK/snap.env" --lun "${SNAP_LUN:-missing}"
+    boot snap-verify --scenario snap-verify --set-file "$WORK/snap.env" --lun "${LS_VM_VERIFY_LUN:-${SNAP_LUN:-missing}}"
   else
     failed+=("snap-verify(not run)")
   fi

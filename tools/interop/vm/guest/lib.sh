@@ -240,13 +240,16 @@ bg_writer() {
 # origin: after a clean unmount SURE=LAST=total and every file is certain.
 bg_check() {
     local root=$1 sure=$2 last=$3 bad=0 present=0 j=1 f sz
-    while [ $j -le $((last + 3)) ]; do
+    for f in $(find "$root/bg" -type f -name 'w*'); do
+        j=${f##*/w}
+        if [ "$j" -gt "$last" ]; then echo "w$j exists but was created after the snapshot"; bad=$((bad + 1)); fi
+    done
+    j=1
+    while [ $j -le "$last" ]; do
         f=$(bg_path "$root" $j)
         if [ -e "$f" ]; then
             sz=$(stat -c %s "$f")
-            if [ $j -gt "$last" ]; then
-                echo "w$j exists but was created after the snapshot"; bad=$((bad + 1))
-            elif bg_deleted_by $j $((sure - 1)); then
+            if bg_deleted_by $j $((sure - 1)); then
                 echo "w$j exists but its delete was committed before the snapshot"; bad=$((bad + 1))
             elif [ $j -le "$sure" ]; then
                 present=$((present + 1))
