@@ -77,6 +77,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 function parse(
   list: Uint8Array,
   services: CopyServices,
+  nexus: string,
 ): { listId: number; usage: number; segments: Segment[] } {
   if (list.length < HEADER) throw illegalRequest(Asc.parameterListLengthError);
   const listId = list[0] ?? 0;
@@ -150,6 +151,9 @@ function parse(
     }
     if (destination.backend.readOnly)
       throw new SenseError({ key: SenseKey.dataProtect, asc: Asc.writeProtected });
+    // The copy runs on behalf of the nexus that sent it: other LUs' reservations apply to it too.
+    source.pr.check(nexus, "read");
+    destination.pr.check(nexus, "write");
     segments.push({ source, destination, blocks: bytes, sourceLba, destinationLba });
     at += len;
   }
@@ -187,7 +191,7 @@ export function extendedCopy(ctx: CommandContext, services: CopyServices): Prepa
     dataOutLength: listLength,
     run: async (list) => {
       if (list.length === 0) return undefined;
-      const { listId, usage, segments } = parse(list, services);
+      const { listId, usage, segments } = parse(list, services, ctx.nexus);
       const status: CopyStatus = { ok: false, segmentsProcessed: 0, bytes: 0 };
       try {
         for (const s of segments) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { be, cdb10, Harness, senseOf } from "./harness.js";
+import { be, cdb10, Harness, nexus, senseOf } from "./harness.js";
 import { MemoryBackend } from "./memory-backend.js";
 
 const GOOD = 0;
@@ -173,5 +173,26 @@ describe("READ DEFECT DATA and physical block size", () => {
     await h4k.clearUa();
     const rc4k = (await h4k.run([0x9e, 0x10, ...new Array(8).fill(0), ...be(32, 4), 0, 0])).dataIn!;
     expect(rc4k[13]! & 0x0f).toBe(0);
+  });
+});
+
+describe("EXTENDED COPY and reservations", () => {
+  it("a destination reserved by another initiator is a reservation conflict", async () => {
+    const h = new Harness({ blocks: 64 });
+    const other = new MemoryBackend(512, 64, { id: "second-lu" });
+    h.target.addLun(1, other);
+    h.target.nexusLoggedIn(nexus(2));
+    await h.clearUa();
+    await h.clearUa(nexus(2));
+    const reserve = await h.run([0x16, 0, 0, 0, 0, 0], { lun: 1, nexus: nexus(2) });
+    expect([reserve.status, reserve.sense && senseOf(reserve).asc]).toEqual([0x02, 0x2900]);
+    expect((await h.run([0x16, 0, 0, 0, 0, 0], { lun: 1, nexus: nexus(2) })).status).toBe(GOOD);
+    const dest = (await h.run([0x12, 1, 0x83, 0xff, 0xff, 0], { lun: 1, nexus: nexus(2) })).dataIn!.subarray(
+      8,
+      24,
+    );
+    const copy = list(1, 0, [cscd(await naaOf(h, 0), 512), cscd(dest, 512)], [segment(0, 1, 1, 0, 0)]);
+    expect((await h.run(xcopy(copy), { dataOut: copy })).status).toBe(0x18);
+    expect(other.open.size).toBe(0);
   });
 });
