@@ -33,7 +33,9 @@ const arbViewport = fc
   })
   .map(({ chunkShift, chunks, cols, rows, zoom, startFrac }) => {
     const chunkSize = 2 ** chunkShift;
-    const fit = fitAll(chunks * chunkSize, chunkSize, cols, rows);
+    // Sizes stay below 2^52 bytes (4 PiB): byte counts on the wire are exact JS integers.
+    const volumeChunks = 1 + ((chunks - 1) % Math.floor(2 ** 52 / chunkSize));
+    const fit = fitAll(volumeChunks * chunkSize, chunkSize, cols, rows);
     let vp: Viewport = fit;
     for (let i = 0; i < zoom; i++) vp = zoomAt(vp, 2, 0);
     return { ...vp, start: clampStart(vp, Math.floor(startFrac * vp.volumeSize)) };
