@@ -23,6 +23,7 @@ import type {
 } from "./api.js";
 import type { BlockFile } from "./block-file.js";
 import { buildBlockMap } from "./block-map.js";
+import { type ChunkSet, REGION_CHUNKS } from "./chunk-set.js";
 import type { CowStore } from "./cow-store.js";
 import { EngineError, errnoCode, toEngineError } from "./errors.js";
 import { GroupSync } from "./group-sync.js";
@@ -45,6 +46,8 @@ export interface VolumeHost {
 }
 
 const MAX_IO_BYTES = 1 << 20;
+/** Cap on descriptors returned by one lbaStatus call. */
+const MAX_LBA_RANGES = 65536;
 const ZEROES = Buffer.alloc(MAX_IO_BYTES);
 
 class AdmittedWrite implements WriteTicket {
@@ -504,21 +507,41 @@ export class Volume implements VolumeHandle {
   lbaStatus(offset: number, length: number): LbaStatusRange[] {
     this.checkUsable();
     this.checkRange(offset, length, this.vs.meta.sizeBytes);
-    return this.lbaStatusOf(offset, length, (c) => this.vs.mapped.has(c));
+    return this.lbaStatusOf(offset, length, [this.vs.mapped], (c) => this.vs.mapped.has(c));
   }
 
-  lbaStatusOf(offset: number, length: number, mapped: (chunk: number) => boolean): LbaStatusRange[] {
+  /**
+   * Mapped/unmapped ranges. Regions (4096 chunks) where none of `sets` has a member are skipped
+   * whole, so a sparse 16 TiB volume answers quickly. Returns at most MAX_LBA_RANGES descriptors:
+   * then they cover a prefix of the range (as GET LBA STATUS allows).
+   */
+  private lbaStatusOf(
+    offset: number,
+    length: number,
+    sets: readonly ChunkSet[],
+    mapped: (chunk: number) => boolean,
+  ): LbaStatusRange[] {
     const cs = this.chunkSize;
     const end = offset + length;
     const out: LbaStatusRange[] = [];
-    for (let c = Math.floor(offset / cs); c * cs < end; c++) {
-      const from = Math.max(offset, c * cs);
-      const to = Math.min(end, (c + 1) * cs);
-      const m = mapped(c);
+    const push = (from: number, to: number, m: boolean): void => {
       const last = out[out.length - 1];
       if (last && last.mapped === m) last.length += to - from;
       else out.push({ offset: from, length: to - from, mapped: m });
+    };
+    let c = Math.floor(offset / cs);
+    while (c * cs < end && out.length <= MAX_LBA_RANGES) {
+      const regionStart = c - (c % REGION_CHUNKS);
+      const regionEnd = regionStart + REGION_CHUNKS;
+      if (sets.every((s) => s.countRange(regionStart, regionEnd) === 0)) {
+        push(Math.max(offset, c * cs), Math.min(end, regionEnd * cs), false);
+        c = regionEnd;
+        continue;
+      }
+      push(Math.max(offset, c * cs), Math.min(end, (c + 1) * cs), mapped(c));
+      c++;
     }
+    if (out.length > MAX_LBA_RANGES) out.length = MAX_LBA_RANGES;
     return out;
   }
 
@@ -570,8 +593,9 @@ export class Volume implements VolumeHandle {
       read: (offset, length) => this.readSnapshot(snap, offset, length),
       lbaStatus: (offset, length) => {
         this.checkRange(offset, length, snap.meta.sizeBytes);
-        return this.lbaStatusOf(offset, length, (c) => {
-          const idx = this.vs.snapshots.indexOf(snap);
+        const idx = this.vs.snapshots.indexOf(snap);
+        const sets = [this.vs.mapped, ...this.vs.snapshots.slice(idx).map((s) => s.chunks)];
+        return this.lbaStatusOf(offset, length, sets, (c) => {
           const slot = this.vs.resolve(idx, c);
           return slot === null ? this.vs.mapped.has(c) : slot !== ZERO_SLOT;
         });

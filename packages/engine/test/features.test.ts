@@ -128,6 +128,15 @@ describe("engine features", () => {
       expect(sum(2)).toBe(1);
       expect(sum(0) + sum(1) + sum(2)).toBe((16 * TiB) / CS);
       expect(ms).toBeLessThan(1000); // generous for loaded CI; the bench prints the real number
+      // GET LBA STATUS over the whole volume skips empty regions.
+      const t1 = performance.now();
+      const st = vol.lbaStatus(0, 16 * TiB);
+      expect(performance.now() - t1).toBeLessThan(1000);
+      expect(st.filter((r) => r.mapped).length).toBe(64);
+      expect(st.reduce((n, r) => n + r.length, 0)).toBe(16 * TiB);
+      expect(st[0]).toEqual({ offset: 0, length: CS, mapped: true });
+      const snapSt = vol.getSnapshot("s").lbaStatus(0, 16 * TiB);
+      expect(snapSt.filter((r) => r.mapped).length).toBe(64);
       await pool.close();
     });
   });
