@@ -583,6 +583,8 @@ try {
     await page
       .locator(".notifications-toasts", { hasText: "vol0 rolled back to e2e-snap-1" })
       .waitFor({ timeout: 60000 });
+    await runCommand("livesnap: Open Block Map…");
+    await answer("Volume", "vol0", { pick: true });
     await shot("09-rolled-back.png");
   });
 
