@@ -38,7 +38,8 @@ export class ScsiTask {
   readonly r2ts = new Map<number, OutstandingR2T>();
   /** Data-In PDUs + R2Ts sent, for ExpDataSN in the SCSI Response. */
   dataSN = 0;
-  readonly buffer: Buffer | undefined;
+  /** Allocated when the first Data-Out byte arrives: a command alone never costs its EDTL in memory. */
+  private data: Buffer | undefined;
 
   constructor(
     readonly request: ScsiCommandRequest,
@@ -49,9 +50,15 @@ export class ScsiTask {
     /** How much the initiator may send unsolicited (immediate + Data-Out with TTT 0xffffffff). */
     readonly unsolicitedLimit: number,
   ) {
-    this.buffer = wanted > 0 ? Buffer.alloc(wanted) : undefined;
     this.unsolicitedPending = request.write && !request.final;
     this.nextR2TOffset = 0;
+  }
+
+  /** The Data-Out collected for execute (undefined when the SCSI side wants none). */
+  get buffer(): Buffer | undefined {
+    if (this.wanted === 0) return undefined;
+    this.data ??= Buffer.alloc(this.wanted);
+    return this.data;
   }
 
   get itt(): number {
@@ -67,9 +74,13 @@ export class ScsiTask {
    * side wants are accepted and dropped (EDTL larger than the CDB's transfer: an underflow).
    */
   place(offset: number, data: Buffer): void {
-    if (this.buffer && offset < this.wanted) {
+    if (offset === 0 && this.wanted > 0 && this.data === undefined && data.length >= this.wanted) {
+      // The whole transfer in one PDU (typical immediate data): keep it, no copy.
+      this.data = data.subarray(0, this.wanted);
+    } else if (offset < this.wanted) {
+      this.data ??= Buffer.alloc(this.wanted);
       const n = Math.min(data.length, this.wanted - offset);
-      data.copy(this.buffer, offset, 0, n);
+      data.copy(this.data, offset, 0, n);
     }
     const end = offset + data.length;
     if (end > this.received) this.received = end;
