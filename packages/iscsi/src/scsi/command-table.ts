@@ -3,22 +3,19 @@
 // any CDB that sets a bit outside them (INVALID FIELD IN CDB pointing at that bit).
 import { put16, put32, u16, u32 } from "./cdb.js";
 import { type CommandContext, type CommandSpec, immediate, type Prepared, truncate } from "./command.js";
+import { compareAndWrite, orWrite } from "./compare-and-write.js";
 import { extendedCopy, receiveCopyResults } from "./extended-copy.js";
 import { persistentReserveIn, persistentReserveOut } from "./pr-commands.js";
+import { getLbaStatus, unmap, writeSame } from "./provisioning-commands.js";
 import {
-  compareAndWrite,
-  getLbaStatus,
-  orWrite,
   prefetch,
   read,
   readCapacity10,
   readCapacity16,
   readDefectData,
   synchronizeCache,
-  unmap,
   verify,
   write,
-  writeSame,
 } from "./sbc-commands.js";
 import { invalidField } from "./sense.js";
 import {
