@@ -1,10 +1,13 @@
-// The chunk lock manager, independent of every image. Writes reserve their place in each touched
-// chunk's queue when admitted (admission order = seq order); a write executes only when it heads
-// the queue of every chunk it touches and no reader holds one of them, so on any chunk writes run
-// strictly in admission order. Readers share a chunk and wait only for a write that is executing
-// (or ready and waiting for nothing but readers, so writers cannot starve).
-// Grants are all-or-nothing over a request's chunks: nobody holds a chunk while waiting for
-// another, hence no deadlock.
+// The chunk lock manager, independent of every image. An admitted write holds a place, in
+// admission (seq) order, over the chunk range it touches; it executes only when no
+// earlier-admitted write overlapping its range is still pending or executing and no reader holds
+// an overlapping chunk. On any chunk, writes therefore run strictly in admission order. Readers
+// share chunks and wait only for an overlapping write that is executing (or ready and waiting for
+// nothing but readers, so writers cannot starve).
+// Entries are ranges, not per-chunk queues: an UNMAP of terabytes costs one entry. Checks are
+// linear in the number of active requests (the initiators' queue depth), not in chunks.
+// Grants are all-or-nothing over a request's range: nobody holds part of a range while waiting
+// for the rest, hence no deadlock.
 
 export interface LockEntry {
   readonly seq: number;
@@ -18,62 +21,46 @@ export interface LockEntry {
   fail: ((err: Error) => void) | null;
 }
 
-interface ChunkLock {
-  queue: LockEntry[];
-  readers: number;
-  writer: LockEntry | null;
-}
-
 interface ReadRequest {
   lo: number;
   hi: number;
-  wake: () => void;
+  wake: (hold: ReadHold) => void;
   fail: (err: Error) => void;
 }
 
+export interface ReadHold {
+  lo: number;
+  hi: number;
+}
+
+const overlaps = (a: { lo: number; hi: number }, lo: number, hi: number): boolean => a.lo < hi && lo < a.hi;
+
 export class LockManager {
-  private readonly chunks = new Map<number, ChunkLock>();
+  /** Active write entries (pending or executing), sorted by seq. */
+  private entries: LockEntry[] = [];
+  private readonly reads = new Set<ReadHold>();
   private waitingReads: ReadRequest[] = [];
 
-  /** Reserves the entry's place at the tail of each chunk queue (seq is the newest admitted). */
+  /** Reserves the entry's place (seq is the newest admitted: appended at the tail). */
   admit(seq: number, lo: number, hi: number): LockEntry {
-    const entry: LockEntry = {
-      seq,
-      lo,
-      hi,
-      ready: false,
-      granted: false,
-      done: false,
-      wake: null,
-      fail: null,
-    };
-    for (let c = lo; c < hi; c++) this.lock(c).queue.push(entry);
+    const entry = this.makeEntry(seq, lo, hi);
+    this.entries.push(entry);
     return entry;
   }
 
   /**
-   * Reserves a place for an older seq (rollback restores chunks as of its stamp): inserted before
-   * queued entries with a larger seq, never ahead of a granted one.
+   * Reserves a place for an older seq (rollback restores chunks as of its stamp): it goes before
+   * queued entries with a larger seq; a granted one it overlaps still finishes first.
    */
   admitAt(seq: number, chunk: number): LockEntry {
-    const entry: LockEntry = {
-      seq,
-      lo: chunk,
-      hi: chunk + 1,
-      ready: false,
-      granted: false,
-      done: false,
-      wake: null,
-      fail: null,
-    };
-    const q = this.lock(chunk).queue;
-    let i = q.length;
-    while (i > 0 && (q[i - 1] as LockEntry).seq > seq && !(q[i - 1] as LockEntry).granted) i--;
-    q.splice(i, 0, entry);
+    const entry = this.makeEntry(seq, chunk, chunk + 1);
+    let i = this.entries.length;
+    while (i > 0 && (this.entries[i - 1] as LockEntry).seq > seq) i--;
+    this.entries.splice(i, 0, entry);
     return entry;
   }
 
-  /** Resolves when the entry holds every chunk exclusively. */
+  /** Resolves when the entry holds its whole range exclusively. */
   acquireWrite(entry: LockEntry): Promise<void> {
     entry.ready = true;
     if (this.tryGrantWrite(entry)) return Promise.resolve();
@@ -85,58 +72,40 @@ export class LockManager {
 
   releaseWrite(entry: LockEntry): void {
     entry.done = true;
-    for (let c = entry.lo; c < entry.hi; c++) {
-      const l = this.chunks.get(c) as ChunkLock;
-      l.writer = null;
-      if (l.queue[0] === entry) l.queue.shift();
-      else l.queue.splice(l.queue.indexOf(entry), 1);
-    }
+    this.remove(entry);
     this.afterChange(entry.lo, entry.hi);
   }
 
-  /** Removes a never-granted entry from its queues. Returns false if it already executes. */
+  /** Removes a never-granted entry. Returns false if it already executes. */
   cancel(entry: LockEntry): boolean {
     if (entry.granted || entry.done) return entry.done;
     entry.done = true;
-    for (let c = entry.lo; c < entry.hi; c++) {
-      const l = this.chunks.get(c);
-      if (!l) continue;
-      const i = l.queue.indexOf(entry);
-      if (i >= 0) l.queue.splice(i, 1);
-    }
+    this.remove(entry);
     this.afterChange(entry.lo, entry.hi);
     return true;
   }
 
-  acquireRead(lo: number, hi: number): Promise<void> {
-    if (this.tryGrantRead(lo, hi)) return Promise.resolve();
+  acquireRead(lo: number, hi: number): Promise<ReadHold> {
+    const hold = this.tryGrantRead(lo, hi);
+    if (hold) return Promise.resolve(hold);
     return new Promise((resolve, reject) => {
       this.waitingReads.push({ lo, hi, wake: resolve, fail: reject });
     });
   }
 
-  releaseRead(lo: number, hi: number): void {
-    for (let c = lo; c < hi; c++) {
-      const l = this.chunks.get(c) as ChunkLock;
-      l.readers--;
-    }
-    this.afterChange(lo, hi);
+  releaseRead(hold: ReadHold): void {
+    this.reads.delete(hold);
+    this.afterChange(hold.lo, hold.hi);
   }
 
   /**
-   * Shutdown: every request not yet granted fails with `err` and leaves its queues; executing
+   * Shutdown: every request not yet granted fails with `err` and leaves the queue; executing
    * writes and granted reads finish normally. Nothing waits forever on a ticket whose data
    * will never come.
    */
   failWaiting(err: Error): void {
-    const failed = new Set<LockEntry>();
-    for (const l of this.chunks.values()) {
-      l.queue = l.queue.filter((e) => {
-        if (e.granted) return true;
-        failed.add(e);
-        return false;
-      });
-    }
+    const failed = this.entries.filter((e) => !e.granted);
+    this.entries = this.entries.filter((e) => e.granted);
     for (const e of failed) {
       e.done = true;
       const fail = e.fail;
@@ -149,27 +118,33 @@ export class LockManager {
     for (const r of reads) r.fail(err);
   }
 
-  /** Entries queued or executing (diagnostics and tests). */
-  get activeChunks(): number {
-    return this.chunks.size;
+  /** Active write requests (diagnostics and tests). */
+  get activeWrites(): number {
+    return this.entries.length;
   }
 
-  private lock(c: number): ChunkLock {
-    let l = this.chunks.get(c);
-    if (!l) {
-      l = { queue: [], readers: 0, writer: null };
-      this.chunks.set(c, l);
+  private makeEntry(seq: number, lo: number, hi: number): LockEntry {
+    return { seq, lo, hi, ready: false, granted: false, done: false, wake: null, fail: null };
+  }
+
+  private remove(entry: LockEntry): void {
+    const i = this.entries.indexOf(entry);
+    if (i >= 0) this.entries.splice(i, 1);
+  }
+
+  /** No earlier overlapping write is active and no overlapping write is executing. */
+  private writeUnblocked(e: LockEntry): boolean {
+    for (const x of this.entries) {
+      if (x === e) continue;
+      if ((x.seq < e.seq || x.granted) && overlaps(x, e.lo, e.hi)) return false;
     }
-    return l;
+    return true;
   }
 
   private tryGrantWrite(e: LockEntry): boolean {
     if (!e.ready || e.granted || e.done) return false;
-    for (let c = e.lo; c < e.hi; c++) {
-      const l = this.chunks.get(c) as ChunkLock;
-      if (l.queue[0] !== e || l.readers > 0 || l.writer !== null) return false;
-    }
-    for (let c = e.lo; c < e.hi; c++) (this.chunks.get(c) as ChunkLock).writer = e;
+    if (!this.writeUnblocked(e)) return false;
+    for (const r of this.reads) if (overlaps(r, e.lo, e.hi)) return false;
     e.granted = true;
     const wake = e.wake;
     e.wake = null;
@@ -178,45 +153,31 @@ export class LockManager {
     return true;
   }
 
-  /** True when a ready head entry waits for nothing but readers: new readers must queue behind it. */
-  private writerPending(l: ChunkLock): boolean {
-    const head = l.queue[0];
-    if (!head?.ready || head.granted) return false;
-    for (let c = head.lo; c < head.hi; c++) {
-      const o = this.chunks.get(c) as ChunkLock;
-      if (o.queue[0] !== head || o.writer !== null) return false;
+  private tryGrantRead(lo: number, hi: number): ReadHold | null {
+    for (const x of this.entries) {
+      if (!overlaps(x, lo, hi)) continue;
+      if (x.granted) return null;
+      // Writer preference: a ready write that waits only for readers goes first.
+      if (x.ready && this.writeUnblocked(x)) return null;
     }
-    return true;
-  }
-
-  private tryGrantRead(lo: number, hi: number): boolean {
-    for (let c = lo; c < hi; c++) {
-      const l = this.chunks.get(c);
-      if (l && (l.writer !== null || this.writerPending(l))) return false;
-    }
-    for (let c = lo; c < hi; c++) this.lock(c).readers++;
-    return true;
+    const hold = { lo, hi };
+    this.reads.add(hold);
+    return hold;
   }
 
   private afterChange(lo: number, hi: number): void {
-    // Heads that may now run.
-    for (let c = lo; c < hi; c++) {
-      const l = this.chunks.get(c);
-      if (!l) continue;
-      const head = l.queue[0];
-      if (head) this.tryGrantWrite(head);
+    // Any ready entry overlapping the freed range may now run (in seq order).
+    for (const x of [...this.entries]) {
+      if (x.ready && !x.granted && overlaps(x, lo, hi)) this.tryGrantWrite(x);
     }
     if (this.waitingReads.length > 0) {
       const still: ReadRequest[] = [];
       for (const r of this.waitingReads) {
-        if (this.tryGrantRead(r.lo, r.hi)) r.wake();
+        const hold = this.tryGrantRead(r.lo, r.hi);
+        if (hold) r.wake(hold);
         else still.push(r);
       }
       this.waitingReads = still;
-    }
-    for (let c = lo; c < hi; c++) {
-      const l = this.chunks.get(c);
-      if (l && l.queue.length === 0 && l.readers === 0 && l.writer === null) this.chunks.delete(c);
     }
   }
 }

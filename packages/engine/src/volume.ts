@@ -420,7 +420,7 @@ export class Volume implements VolumeHandle {
     const lo = Math.floor(offset / cs);
     const hi = Math.ceil((offset + length) / cs);
     const out = Buffer.alloc(length);
-    await this.locks.acquireRead(lo, hi);
+    const hold = await this.locks.acquireRead(lo, hi);
     try {
       const vs = this.vs;
       const rb = vs.rollback;
@@ -455,7 +455,7 @@ export class Volume implements VolumeHandle {
       }
       await flushOrigin(end);
     } finally {
-      this.locks.releaseRead(lo, hi);
+      this.locks.releaseRead(hold);
     }
     return out;
   }
