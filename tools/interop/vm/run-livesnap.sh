@@ -27,6 +27,7 @@ CHAP_VARS=$(python3 "$HERE/chap-config.py" "$DATA/config.json") || fail "cannot 
 eval "$CHAP_VARS"
 ls_target_start "$DATA/daemon" --config "$DATA/config.json" || fail "livesnap serve did not start"
 ls_cli volume create chapvol 16M > /dev/null || fail "volume create chapvol failed"
+ls_cli volume create chapvol1 16M > /dev/null || fail "volume create chapvol1 failed"
 ls_cli volume create vm 64M > /dev/null || fail "volume create failed"
 read -r IQN LUN _ < <(ls_volume_lun vm) || fail "the volume has no LUN"
 echo "target $IQN LUN $LUN on 127.0.0.1:$LS_TARGET_PORT" >&2
@@ -38,7 +39,7 @@ HOOK='node "$LS_BUNDLE" snapshot create vm live --data-dir "$LS_TARGET_DATA" &&
   cat "$LS_VM_RUN_DIR/expose.json" &&
   python3 -c "import json,sys; print(\"SNAP_LUN=%d\" % json.load(open(sys.argv[1]))[\"lun\"])" "$LS_VM_RUN_DIR/expose.json" > "$LS_VM_HOOK_ENV"'
 PORTAL=127.0.0.1:$LS_TARGET_PORT TARGET=$IQN ORIGIN_LUN=$LUN SNAPSHOT_HOOK=$HOOK \
-  CHAP_TARGET=$CHAP_TARGET CHAP_LUN=$CHAP_LUN CHAP_USER=$CHAP_USER CHAP_PASS=$CHAP_PASS \
+  CHAP_TARGET=$CHAP_TARGET CHAP_LUN=$CHAP_LUN CHAP1_TARGET=$CHAP1_TARGET CHAP1_LUN=$CHAP1_LUN CHAP_USER=$CHAP_USER CHAP_PASS=$CHAP_PASS \
   CHAP_IN_USER=$CHAP_IN_USER CHAP_IN_PASS=$CHAP_IN_PASS bash "$HERE/scenarios.sh"
 rc=$?
 kill -0 "$LS_TARGET_PID" 2> /dev/null || { echo "INTEROP-VM FAIL: the target died during the run"; tail -n 20 "$DATA/daemon/serve.log"; exit 1; }

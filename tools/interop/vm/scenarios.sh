@@ -8,6 +8,7 @@
 #   CHAP_USER CHAP_PASS [ENABLE_CHAP='cmd'] CHAP boots (ENABLE_CHAP runs just before them)
 #   [CHAP_TARGET CHAP_LUN]                  where CHAP is required (default TARGET, ORIGIN_LUN)
 #   [CHAP_IN_USER CHAP_IN_PASS]             mutual CHAP: the target's credentials
+#   [CHAP1_TARGET CHAP1_LUN]                where one-way CHAP is tried (default CHAP_TARGET)
 #   LS_VM_FIO=1                             also run fio (bigger initramfs, ~+25 s)
 #   LS_VM_ONLY="fs snap"                    a subset: fs, snap, chap
 #   LS_VM_VERIFY_LUN=N                      checker self-test: verify LUN N instead of the snapshot
@@ -53,11 +54,11 @@ fi
 if [[ $ONLY == *" chap "* ]]; then
   if [ -n "${ENABLE_CHAP:-}" ]; then bash -c "$ENABLE_CHAP" || failed+=("enable-chap"); fi
   CHAP_ARGS=(--target "${CHAP_TARGET:-$TARGET}" --lun "${CHAP_LUN:-${ORIGIN_LUN:-auto}}")
+  boot chap-login --scenario login --target "${CHAP1_TARGET:-${CHAP_TARGET:-$TARGET}}" \
+    --lun "${CHAP1_LUN:-${CHAP_LUN:-${ORIGIN_LUN:-auto}}}" --chap "$CHAP_USER:$CHAP_PASS"
   if [ -n "${CHAP_IN_USER:-}" ]; then
     boot chap-mutual-login --scenario login "${CHAP_ARGS[@]}" --chap "$CHAP_USER:$CHAP_PASS" \
       --chap-in "$CHAP_IN_USER:$CHAP_IN_PASS"
-  else
-    boot chap-login --scenario login "${CHAP_ARGS[@]}" --chap "$CHAP_USER:$CHAP_PASS"
   fi
   boot chap-wrong-secret --scenario login "${CHAP_ARGS[@]}" --chap "$CHAP_USER:wrong-$CHAP_PASS" --expect-login-fail
   boot chap-none --scenario login "${CHAP_ARGS[@]}" --expect-login-fail

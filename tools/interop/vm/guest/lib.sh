@@ -224,7 +224,8 @@ bg_writer() {
     i=1
     while [ ! -e /tmp/bg.stop ]; do
         mkdir -p "$1/bg/d$((i / 40))"
-        bg_pattern $i | dd of="$(bg_path "$1" $i)" bs=64k conv=fsync 2>/dev/null || { echo "bg write w$i failed"; break; }
+        bg_pattern $i | dd of="$(bg_path "$1" $i)" bs=64k conv=fsync 2>/dev/null ||
+            { echo "w$i: write or fsync failed" > /tmp/bg.error; break; }
         if [ $i -ge 8 ] && [ $(((i - 8) % 3)) = 0 ]; then rm -f "$(bg_path "$1" $((i - 8)))"; fi
         echo $i > /tmp/bg.done  # w1..w$i are on stable storage (fsync returned)
         i=$((i + 1))
@@ -265,4 +266,12 @@ bg_check() {
     done
     info "bg files ($4): $present present of w1..w$last, $bad bad (certain up to w$sure)"
     [ $bad -eq 0 ]
+}
+
+# kernel_clean DEV: no I/O or ext4 errors logged for DEV (sdX or loopN) during this boot
+kernel_clean() {
+    local name=${1#/dev/}
+    dmesg | grep -E "(I/O error|critical|error).*dev $name|EXT4-fs error \(device $name\)|$name.*(FAILED|timing out)" > /tmp/kerr
+    [ -s /tmp/kerr ] && { head -n 10 /tmp/kerr; return 1; }
+    return 0
 }

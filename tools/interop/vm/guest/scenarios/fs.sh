@@ -44,6 +44,7 @@ ls_main() {
         drop_caches "$DEV"
         check e2fsck-after-fio e2fsck -fn "$DEV"
     fi
+    check kernel-log kernel_clean "$DEV"
     iscsi_logout
     LS_DONE=1
     finish

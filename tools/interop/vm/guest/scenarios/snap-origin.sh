@@ -39,6 +39,7 @@ ls_main() {
     sleep "${LS_POST_SNAP_S:-3}"
     touch /tmp/bg.stop
     wait $BG
+    [ -e /tmp/bg.error ] && fail bg-writer "$(cat /tmp/bg.error)"
     bg_total=$(cat /tmp/bg.done)
     info "background writer: $bg_total files, $sure before and $((bg_total - last)) after the snapshot"
     [ $((bg_total - last)) -gt 0 ] || fail bg-writer "no writes after the snapshot: the test proves nothing"
@@ -49,6 +50,7 @@ ls_main() {
     check verify-origin verify_dataset "$MNT/data" "$MNT/MANIFEST.sha256"
     check verify-origin-bg bg_check "$MNT" "$bg_total" "$bg_total" origin
     umount "$MNT"
+    check kernel-log-origin kernel_clean "$ORIGIN"
     iscsi_logout
     LS_DONE=1
     finish

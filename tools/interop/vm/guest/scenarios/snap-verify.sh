@@ -17,6 +17,7 @@ ls_main() {
     check verify-manifest verify_dataset "$MNT/data" "$MNT/MANIFEST.sha256"
     check verify-bg bg_check "$MNT" "$LS_SNAP_SURE" "$LS_SNAP_LAST" snapshot
     umount "$MNT"
+    check kernel-log kernel_clean "$DEV" && check kernel-log-loop kernel_clean "$LOOP"
     iscsi_logout
     LS_DONE=1
     finish
