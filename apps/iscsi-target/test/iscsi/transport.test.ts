@@ -264,6 +264,31 @@ describe("sessions", () => {
     expect(no.bhs.readUInt16BE(36)).toBe(0x020a);
   });
 
+  it("serves 24 concurrent sessions, each writing and reading back its own region", async () => {
+    const t = await target();
+    const sessions = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => session(t, {}, Buffer.from([0x80, 0, 0, 0, 1, i]))),
+    );
+    await Promise.all(
+      sessions.map(async (ini, i) => {
+        for (let round = 0; round < 4; round++) {
+          const data = randomBytes(32 * 1024);
+          const lba = i * 256 + round * 64;
+          const w = ini.command({
+            cdb: write10(lba, 64),
+            write: true,
+            edtl: data.length,
+            immediateData: data.subarray(0, 8192),
+          });
+          expect((await ini.serveWrite(w, data)).bhs[3]).toBe(0);
+          const r = ini.command({ cdb: read10(lba, 64), read: true, edtl: data.length });
+          expect((await ini.collectRead(r, data.length)).data.equals(data)).toBe(true);
+        }
+      }),
+    );
+    expect(t.server.listSessions()).toHaveLength(24);
+  });
+
   it("logs out cleanly", async () => {
     const t = await target();
     const ini = await session(t);
