@@ -153,6 +153,39 @@ export class ChunkSet {
     }
   }
 
+  /** Members in [lo, hi), ascending. Cost: populated regions overlapping the range. */
+  *membersInRange(lo: number, hi: number): IterableIterator<number> {
+    if (hi <= lo) return;
+    const firstKey = Math.floor(lo / REGION_CHUNKS);
+    const lastKey = Math.floor((hi - 1) / REGION_CHUNKS);
+    const keys =
+      lastKey - firstKey + 1 < this.regions.size
+        ? Array.from({ length: lastKey - firstKey + 1 }, (_, i) => firstKey + i).filter((k) =>
+            this.regions.has(k),
+          )
+        : [...this.regions.keys()].filter((k) => k >= firstKey && k <= lastKey).sort((a, b) => a - b);
+    for (const key of keys) {
+      const r = this.regions.get(key) as Region;
+      const base = key * REGION_CHUNKS;
+      const members = r.bits
+        ? (function* (bits: Uint32Array) {
+            for (let w = 0; w < REGION_WORDS; w++) {
+              let word = bits[w] as number;
+              while (word !== 0) {
+                const bit = 31 - Math.clz32(word & -word);
+                yield w * 32 + bit;
+                word &= word - 1;
+              }
+            }
+          })(r.bits)
+        : [...(r.list as number[])].sort((a, b) => a - b);
+      for (const o of members) {
+        const c = base + o;
+        if (c >= lo && c < hi) yield c;
+      }
+    }
+  }
+
   /** Adds every member of `other` (used when a deleted snapshot hands its table down). */
   addAll(other: ChunkSet): void {
     for (const c of other.sorted()) this.add(c);

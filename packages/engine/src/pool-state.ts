@@ -42,6 +42,8 @@ export class VolumeState {
   /** Origin chunks that hold data (thin provisioning accounting). */
   mapped = new ChunkSet();
   rollback: RollbackState | null = null;
+  /** Regions (chunk / REGION_CHUNKS) with a durable write intent not yet cleared. */
+  intents = new Set<number>();
 
   constructor(public meta: VolumeMeta) {}
 
@@ -228,6 +230,16 @@ export class PoolState {
         if (v) for (const c of rec.chunks) v.mapped.delete(c);
         return [];
       }
+      case "intent": {
+        const v = this.volumes.get(rec.volKey);
+        if (v) for (const r of rec.chunks) v.intents.add(r);
+        return [];
+      }
+      case "intent-clear": {
+        const v = this.volumes.get(rec.volKey);
+        if (v) for (const r of rec.chunks) v.intents.delete(r);
+        return [];
+      }
       case "end":
       case "round":
         return [];
@@ -279,6 +291,7 @@ export class PoolState {
         }
       }
       if (mapped.length > 0) yield { type: "map", volKey: v.meta.key, chunks: mapped };
+      if (v.intents.size > 0) yield { type: "intent", volKey: v.meta.key, chunks: [...v.intents] };
       const rb = v.rollback;
       if (rb) {
         yield { type: "rollback-start", volKey: v.meta.key, snapKey: rb.snapKey, seq: rb.seq };

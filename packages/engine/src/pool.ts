@@ -320,7 +320,13 @@ export async function openPool(opts: EngineOptions): Promise<EnginePool> {
   const logger = opts.logger ?? silentLogger;
   const recovery = { ...opened.report, recoveryMs: 0 };
   const pool = new Pool(opts.dir, storage, state, opened.log, logger, opts, recovery);
-  for (const vs of state.volumes.values()) await pool.attach(vs);
+  for (const vs of state.volumes.values()) {
+    const vol = await pool.attach(vs);
+    // Chunks written since the last flush may lack their (lazily logged) map records.
+    const found = await vol.scanIntents();
+    if (found > 0)
+      logger.info({ volume: vs.meta.name, chunks: found }, "re-mapped chunks found by write-intent scan");
+  }
   recovery.recoveryMs = performance.now() - started;
   logger.info({ dir: opts.dir, volumes: state.volumes.size, ...recovery }, "pool opened");
   for (const vol of pool.volumes.values()) {

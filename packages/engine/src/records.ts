@@ -51,6 +51,13 @@ export type MetaRecord =
   | { type: "cow"; volKey: number; snapKey: number; chunks: number[]; slots: number[]; crcs: number[] }
   /** First record of every commit round: only the last round can hold unsynced COW data. */
   | { type: "round" }
+  /**
+   * Write intent (md-bitmap style): regions (4096 chunks) that may receive origin data whose
+   * "map" records are not yet durable. Committed before such data is written; cleared at flush.
+   * Recovery scans intent regions of the origin to rebuild an exact mapped set.
+   */
+  | { type: "intent"; volKey: number; chunks: number[] }
+  | { type: "intent-clear"; volKey: number; chunks: number[] }
   | { type: "map"; volKey: number; chunks: number[] }
   | { type: "unmap"; volKey: number; chunks: number[] }
   | { type: "rollback-done"; volKey: number; chunks: number[] }
@@ -72,10 +79,12 @@ const TYPE_CODES = {
   unmap: 18,
   "rollback-done": 19,
   round: 20,
+  intent: 21,
+  "intent-clear": 22,
   end: 31,
 } as const satisfies Record<MetaRecord["type"], number>;
 
-type BinaryType = "cow" | "map" | "unmap" | "rollback-done" | "round";
+type BinaryType = "cow" | "map" | "unmap" | "rollback-done" | "round" | "intent" | "intent-clear";
 const COW_ENTRY = 20;
 const CODE_TO_TYPE = new Map<number, MetaRecord["type"]>(
   Object.entries(TYPE_CODES).map(([k, v]) => [v, k as MetaRecord["type"]]),
@@ -104,7 +113,9 @@ export function encodeRecord(rec: MetaRecord): Uint8Array {
     }
     case "map":
     case "unmap":
-    case "rollback-done": {
+    case "rollback-done":
+    case "intent":
+    case "intent-clear": {
       // u32 volKey | u32 n | n × f64 chunk
       payload = Buffer.allocUnsafe(8 + rec.chunks.length * 8);
       payload.writeUInt32LE(rec.volKey, 0);
@@ -152,12 +163,18 @@ function decodeBody(body: Buffer): MetaRecord {
     }
     case "map":
     case "unmap":
-    case "rollback-done": {
+    case "rollback-done":
+    case "intent":
+    case "intent-clear": {
       const n = p.readUInt32LE(4);
       if (p.length !== 8 + n * 8) throw new RecordFormatError("chunk list record length");
       const chunks: number[] = new Array(n);
       for (let i = 0; i < n; i++) chunks[i] = p.readDoubleLE(8 + i * 8);
-      return { type: type as "map" | "unmap" | "rollback-done", volKey: p.readUInt32LE(0), chunks };
+      return {
+        type: type as "map" | "unmap" | "rollback-done" | "intent" | "intent-clear",
+        volKey: p.readUInt32LE(0),
+        chunks,
+      };
     }
     default:
       return { type, ...JSON.parse(p.toString("utf8")) } as MetaRecord;

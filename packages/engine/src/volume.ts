@@ -61,6 +61,10 @@ class AdmittedWrite implements WriteTicket {
   ) {}
 }
 
+function* range(lo: number, hi: number): IterableIterator<number> {
+  for (let c = lo; c < hi; c++) yield c;
+}
+
 function isZero(buf: Uint8Array): boolean {
   const words = new BigUint64Array(buf.buffer, buf.byteOffset, buf.byteLength >>> 3);
   for (let i = 0; i < words.length; i++) if (words[i] !== 0n) return false;
@@ -83,8 +87,11 @@ export class Volume implements VolumeHandle {
   };
   private writtenChunks: number[] = [];
   private eventScheduled = false;
-  /** Set by rollback restores: their "done" records must not become durable before the data. */
-  private restoreUnsynced = false;
+  /**
+   * Set when origin writes are vouched for by records queued after them (rollback "done",
+   * "unmap": the chunk reads as zeros): the next commit round syncs the origin before writing.
+   */
+  private vouchedUnsynced = false;
   private closed = false;
   private inflight = 0;
   private rollbackRun: Promise<void> | null = null;
@@ -98,6 +105,8 @@ export class Volume implements VolumeHandle {
    * without the copies the overwrite skipped.
    */
   private relaxation: Promise<void> | null = null;
+  /** Write-intent commits still in flight, per region. */
+  private readonly intentCommits = new Map<number, Promise<void>>();
 
   constructor(
     readonly vs: VolumeState,
@@ -128,8 +137,8 @@ export class Volume implements VolumeHandle {
 
   /** Hook for the log's commit round: restored origin data is durable before its "done" records. */
   async syncRestores(): Promise<void> {
-    if (!this.restoreUnsynced) return;
-    this.restoreUnsynced = false;
+    if (!this.vouchedUnsynced) return;
+    this.vouchedUnsynced = false;
     await this.originSync.sync();
   }
 
@@ -159,9 +168,10 @@ export class Volume implements VolumeHandle {
     if (data.length !== ticket.length) {
       return this.rejectTicket(ticket, `data is ${data.length} bytes, ticket is ${ticket.length}`);
     }
-    return this.execute(ticket, async (t) => {
+    return this.execute(ticket, false, async (t) => {
+      await this.markMapped(t.entry.lo, t.entry.hi);
       await this.originWrite(data, t.offset);
-      this.noteWritten(t.offset, t.length);
+      this.noteWritten(t.entry.lo, t.entry.hi);
       this.counters.writes++;
       this.counters.bytesWritten += t.length;
       if (opts?.fua) await this.syncOrigin();
@@ -170,12 +180,8 @@ export class Volume implements VolumeHandle {
 
   writeZeroes(ticket: WriteTicket, opts?: { unmap?: boolean }): Promise<void> {
     if (opts?.unmap) return this.unmap(ticket);
-    return this.execute(ticket, async (t) => {
-      for (let off = 0; off < t.length; off += MAX_IO_BYTES) {
-        const n = Math.min(MAX_IO_BYTES, t.length - off);
-        await this.originWrite(ZEROES.subarray(0, n), t.offset + off);
-      }
-      this.noteWritten(t.offset, t.length);
+    return this.execute(ticket, true, async (t) => {
+      await this.zeroOut(t, false);
       this.counters.writes++;
       this.counters.bytesWritten += t.length;
     });
@@ -188,36 +194,42 @@ export class Volume implements VolumeHandle {
    * punch holes), never-written ones are left as holes.
    */
   unmap(ticket: WriteTicket): Promise<void> {
-    return this.execute(ticket, async (t) => {
-      const cs = this.chunkSize;
-      const size = this.vs.meta.sizeBytes;
-      const end = t.offset + t.length;
-      const wholeLo = Math.ceil(t.offset / cs);
-      const wholeHi = end === size ? Math.ceil(end / cs) : Math.floor(end / cs);
-      const zeroRange = async (from: number, to: number): Promise<void> => {
-        for (let off = from; off < to; off += MAX_IO_BYTES) {
-          await this.originWrite(ZEROES.subarray(0, Math.min(MAX_IO_BYTES, to - off)), off);
-        }
-      };
-      if (wholeLo >= wholeHi) {
-        if (this.anyMapped(t.offset, end)) await zeroRange(t.offset, end);
-      } else {
-        if (t.offset < wholeLo * cs && this.anyMapped(t.offset, wholeLo * cs))
-          await zeroRange(t.offset, wholeLo * cs);
-        const tailFrom = Math.min(wholeHi * cs, size);
-        if (tailFrom < end && this.anyMapped(tailFrom, end)) await zeroRange(tailFrom, end);
-        const released: number[] = [];
-        for (let c = wholeLo; c < wholeHi; c++) {
-          if (!this.vs.mapped.has(c)) continue;
-          await zeroRange(c * cs, Math.min((c + 1) * cs, size));
-          released.push(c);
-        }
-        if (released.length > 0)
-          this.host.record({ type: "unmap", volKey: this.vs.meta.key, chunks: released });
-      }
-      this.noteWritten(t.offset, t.length, false);
+    return this.execute(ticket, true, async (t) => {
+      await this.zeroOut(t, true);
       this.counters.unmaps++;
     });
+  }
+
+  /**
+   * Zeroes [offset, offset+length): only chunks that may hold data are touched (the mapped set is
+   * exact after recovery thanks to write intents), so the cost follows allocated data, not the
+   * range: a WRITE SAME/UNMAP over terabytes of holes is cheap.
+   */
+  private async zeroOut(t: AdmittedWrite, deallocate: boolean): Promise<void> {
+    const cs = this.chunkSize;
+    const size = this.vs.meta.sizeBytes;
+    const end = t.offset + t.length;
+    const zeroRange = async (from: number, to: number): Promise<void> => {
+      for (let off = from; off < to; off += MAX_IO_BYTES) {
+        await this.originWrite(ZEROES.subarray(0, Math.min(MAX_IO_BYTES, to - off)), off);
+      }
+    };
+    const touched: number[] = [];
+    const released: number[] = [];
+    for (const c of [...this.vs.mapped.membersInRange(t.entry.lo, t.entry.hi)]) {
+      const from = Math.max(t.offset, c * cs);
+      const to = Math.min(end, (c + 1) * cs, size);
+      if (to <= from) continue;
+      await zeroRange(from, to);
+      touched.push(c);
+      // A whole chunk (or the volume's partial last chunk) is deallocated; edges stay mapped.
+      if (deallocate && from === c * cs && (to === (c + 1) * cs || to === size)) released.push(c);
+    }
+    if (released.length > 0) {
+      this.vouchedUnsynced = true;
+      this.host.record({ type: "unmap", volKey: this.vs.meta.key, chunks: released });
+    }
+    this.noteWrittenChunks(touched);
   }
 
   compareAndWrite(
@@ -228,18 +240,60 @@ export class Volume implements VolumeHandle {
     if (expected.length !== ticket.length || data.length !== ticket.length) {
       return this.rejectTicket(ticket, "expected and data must both be ticket.length bytes");
     }
-    return this.execute(ticket, async (t) => {
+    return this.execute(ticket, false, async (t) => {
       const current = Buffer.alloc(t.length);
       await this.originRead(current, t.offset);
       for (let i = 0; i < t.length; i++) {
         if (current[i] !== expected[i]) return { ok: false as const, mismatchOffset: i };
       }
+      await this.markMapped(t.entry.lo, t.entry.hi);
       await this.originWrite(data, t.offset);
-      this.noteWritten(t.offset, t.length);
+      this.noteWritten(t.entry.lo, t.entry.hi);
       this.counters.writes++;
       this.counters.bytesWritten += t.length;
       return { ok: true as const };
     });
+  }
+
+  /**
+   * Before origin data lands in chunks not yet mapped: their "map" record is queued first, and if
+   * their region has no durable write intent, one is committed (group-committed, once per region
+   * per flush epoch). After a crash, a chunk can hold data only if it is mapped or in an intent
+   * region, and recovery scans intent regions: the mapped set is exact.
+   */
+  private async markMapped(lo: number, hi: number): Promise<void> {
+    const fresh: number[] = [];
+    for (let c = lo; c < hi; c++) if (!this.vs.mapped.has(c)) fresh.push(c);
+    if (fresh.length === 0) return;
+    const regions = new Set<number>();
+    const inFlight = new Set<Promise<void>>();
+    for (const c of fresh) {
+      const r = Math.floor(c / REGION_CHUNKS);
+      if (!this.vs.intents.has(r)) regions.add(r);
+      else {
+        // Another write queued this intent: it counts only once its commit is durable.
+        const p = this.intentCommits.get(r);
+        if (p) inFlight.add(p);
+      }
+    }
+    if (regions.size > 0)
+      this.host.record({ type: "intent", volKey: this.vs.meta.key, chunks: [...regions] });
+    this.host.record({ type: "map", volKey: this.vs.meta.key, chunks: fresh });
+    if (regions.size > 0) {
+      const durable = this.host.log.commit();
+      for (const r of regions) this.intentCommits.set(r, durable);
+      inFlight.add(durable);
+      void durable
+        .finally(() => {
+          for (const r of regions) if (this.intentCommits.get(r) === durable) this.intentCommits.delete(r);
+        })
+        .catch(() => undefined);
+    }
+    try {
+      for (const p of inFlight) await p;
+    } catch (err) {
+      throw toEngineError(err, "metadata commit");
+    }
   }
 
   private async rejectTicket(ticket: WriteTicket, why: string): Promise<never> {
@@ -251,7 +305,11 @@ export class Volume implements VolumeHandle {
    * Runs one admitted write: waits for its turn on every chunk (admission order), then applies
    * the rollback and COW rules for its seq, then `body` writes the origin.
    */
-  private async execute<T>(ticket: WriteTicket, body: (t: AdmittedWrite) => Promise<T>): Promise<T> {
+  private async execute<T>(
+    ticket: WriteTicket,
+    zeroing: boolean,
+    body: (t: AdmittedWrite) => Promise<T>,
+  ): Promise<T> {
     if (!(ticket instanceof AdmittedWrite) || ticket.owner !== this) {
       throw new EngineError("invalid-argument", "ticket was not admitted by this volume");
     }
@@ -266,7 +324,7 @@ export class Volume implements VolumeHandle {
         if (ticket.offset + ticket.length > this.vs.meta.sizeBytes) {
           throw new EngineError("out-of-range", "write past the end of the volume (resized)");
         }
-        await this.prepareChunks(ticket.seq, ticket.entry.lo, ticket.entry.hi);
+        await this.prepareChunks(ticket.seq, ticket.entry.lo, ticket.entry.hi, zeroing);
         if (this.relaxation) {
           try {
             await this.relaxation;
@@ -285,32 +343,38 @@ export class Volume implements VolumeHandle {
     }
   }
 
-  /** Caller holds chunks [lo, hi) exclusively. Makes the origin safe to overwrite at `seq`. */
-  private async prepareChunks(seq: number, lo: number, hi: number): Promise<void> {
+  /**
+   * Caller holds chunks [lo, hi) exclusively. Makes the origin safe to overwrite at `seq`.
+   * `zeroing`: the write only zeroes, so chunks that are not mapped (already zero) do not change
+   * and need no copy.
+   */
+  private async prepareChunks(seq: number, lo: number, hi: number, zeroing: boolean): Promise<void> {
     const rb = this.vs.rollback;
     if (rb && seq > rb.seq) {
-      for (let c = lo; c < hi; c++) if (rb.pending.has(c)) await this.restoreChunk(c);
+      for (const c of [...rb.pending.membersInRange(lo, hi)]) await this.restoreChunk(c);
     }
-    await this.cowChunks(seq, lo, hi);
+    await this.cowChunks(seq, lo, hi, zeroing);
   }
 
   /**
    * The COW rule. The write at `seq` preserves only into the newest snapshot older than it
    * (older snapshots fall through to that one), so its cost does not grow with their number.
    */
-  private async cowChunks(seq: number, lo: number, hi: number): Promise<void> {
+  private async cowChunks(seq: number, lo: number, hi: number, zeroing: boolean): Promise<void> {
     const idx = this.vs.newestIndexBefore(seq);
     const target = this.vs.snapshots[idx];
     if (!target?.valid) return;
     const need: number[] = [];
-    for (let c = lo; c < hi; c++) if (!target.table.has(c)) need.push(c);
+    const candidates = zeroing ? this.vs.mapped.membersInRange(lo, hi) : range(lo, hi);
+    for (const c of candidates) if (!target.table.has(c)) need.push(c);
     if (need.length === 0) return;
 
     const cs = this.chunkSize;
     const copies = await Promise.all(
       need.map(async (c) => {
         const buf = Buffer.alloc(cs);
-        await this.originRead(buf, c * cs);
+        // An unmapped chunk is zeros (the mapped set is exact): nothing to read.
+        if (this.vs.mapped.has(c)) await this.originRead(buf, c * cs);
         return buf;
       }),
     );
@@ -465,12 +529,45 @@ export class Volume implements VolumeHandle {
   async flush(): Promise<void> {
     this.checkUsable();
     await this.syncOrigin();
+    // Every map record is queued before its data is written, so a clear queued now can only
+    // become durable after all of them: the regions need no scan after that.
+    if (this.vs.intents.size > 0) {
+      this.host.record({ type: "intent-clear", volKey: this.vs.meta.key, chunks: [...this.vs.intents] });
+    }
     try {
       await this.host.log.commit();
     } catch (err) {
       throw toEngineError(err, "metadata commit");
     }
     this.counters.flushes++;
+  }
+
+  /**
+   * Recovery: chunks of intent regions may hold data whose "map" record was lost. Scan them and
+   * map every chunk that is not all zeros; then the intents are cleared.
+   */
+  async scanIntents(): Promise<number> {
+    if (this.vs.intents.size === 0) return 0;
+    const cs = this.chunkSize;
+    const size = this.vs.meta.sizeBytes;
+    const regionBytes = REGION_CHUNKS * cs;
+    const found: number[] = [];
+    const buf = Buffer.alloc(Math.min(MAX_IO_BYTES, regionBytes));
+    const regions = [...this.vs.intents];
+    for (const r of regions) {
+      for (let off = r * regionBytes; off < Math.min((r + 1) * regionBytes, size); off += buf.length) {
+        buf.fill(0);
+        await this.originRead(buf, off);
+        for (let at = 0; at < buf.length && off + at < size; at += cs) {
+          const c = (off + at) / cs;
+          if (!this.vs.mapped.has(c) && !isZero(buf.subarray(at, at + cs))) found.push(c);
+        }
+      }
+    }
+    if (found.length > 0) this.host.record({ type: "map", volKey: this.vs.meta.key, chunks: found });
+    this.host.record({ type: "intent-clear", volKey: this.vs.meta.key, chunks: regions });
+    await this.host.log.commit();
+    return found.length;
   }
 
   private async syncOrigin(): Promise<void> {
@@ -736,7 +833,7 @@ export class Volume implements VolumeHandle {
     const rb = this.vs.rollback;
     if (!rb) return;
     // The restore is a write at seq R: snapshots older than R must keep the current content.
-    await this.cowChunks(rb.seq, chunk, chunk + 1);
+    await this.cowChunks(rb.seq, chunk, chunk + 1, false);
     const cs = this.chunkSize;
     const size = this.vs.meta.sizeBytes;
     const len = Math.min(cs, size - chunk * cs);
@@ -744,14 +841,16 @@ export class Volume implements VolumeHandle {
     if (len > 0 && slot !== null) {
       const buf = Buffer.alloc(len);
       if (slot !== ZERO_SLOT) await this.store.readSlot(slot, 0, buf, 0, len);
-      await this.originWrite(buf, chunk * cs);
-      this.restoreUnsynced = true;
-      if (slot === ZERO_SLOT && this.vs.mapped.has(chunk)) {
-        this.host.record({ type: "unmap", volKey: this.vs.meta.key, chunks: [chunk] });
-      } else if (slot !== ZERO_SLOT && !this.vs.mapped.has(chunk)) {
-        this.host.record({ type: "map", volKey: this.vs.meta.key, chunks: [chunk] });
+      if (slot !== ZERO_SLOT) await this.markMapped(chunk, chunk + 1);
+      if (slot !== ZERO_SLOT || this.vs.mapped.has(chunk)) {
+        await this.originWrite(buf, chunk * cs);
+        this.vouchedUnsynced = true;
       }
-      this.noteWritten(chunk * cs, len, false);
+      if (slot === ZERO_SLOT && this.vs.mapped.has(chunk)) {
+        this.vouchedUnsynced = true;
+        this.host.record({ type: "unmap", volKey: this.vs.meta.key, chunks: [chunk] });
+      }
+      this.noteWrittenChunks([chunk]);
     }
     this.host.record({ type: "rollback-done", volKey: this.vs.meta.key, chunks: [chunk] });
   }
@@ -827,11 +926,6 @@ export class Volume implements VolumeHandle {
     if (offset + length > size) throw new EngineError("out-of-range", `range ends past ${size}`);
   }
 
-  private anyMapped(from: number, to: number): boolean {
-    const cs = this.chunkSize;
-    return this.vs.mapped.countRange(Math.floor(from / cs), Math.ceil(to / cs)) > 0;
-  }
-
   private async originWrite(data: Uint8Array, offset: number): Promise<void> {
     try {
       await this.origin.write(data, offset);
@@ -849,24 +943,21 @@ export class Volume implements VolumeHandle {
     }
   }
 
-  /** Accounting + "chunks-written" events (batched per tick). */
-  private noteWritten(offset: number, length: number, maps = true): void {
-    const cs = this.chunkSize;
-    const lo = Math.floor(offset / cs);
-    const hi = Math.ceil((offset + length) / cs);
-    if (maps) {
-      const fresh: number[] = [];
-      for (let c = lo; c < hi; c++) if (!this.vs.mapped.has(c)) fresh.push(c);
-      if (fresh.length > 0) this.host.record({ type: "map", volKey: this.vs.meta.key, chunks: fresh });
-    }
-    for (let c = lo; c < hi; c++) this.writtenChunks.push(c);
-    if (!this.eventScheduled) {
+  /** "chunks-written" events for chunks [lo, hi) (batched per tick). */
+  private noteWritten(lo: number, hi: number): void {
+    this.noteWrittenChunks(range(lo, hi));
+  }
+
+  private noteWrittenChunks(chunks: Iterable<number>): void {
+    for (const c of chunks) this.writtenChunks.push(c);
+    if (!this.eventScheduled && this.writtenChunks.length > 0) {
       this.eventScheduled = true;
       setImmediate(() => {
         this.eventScheduled = false;
-        const chunks = this.writtenChunks;
+        const written = this.writtenChunks;
         this.writtenChunks = [];
-        if (chunks.length > 0) this.host.events.emit("chunks-written", { volume: this.vs.meta.name, chunks });
+        if (written.length > 0)
+          this.host.events.emit("chunks-written", { volume: this.vs.meta.name, chunks: written });
       });
     }
   }

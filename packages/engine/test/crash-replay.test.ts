@@ -153,6 +153,12 @@ describe("crash states replayed from recorded storage operations", () => {
             const live = await vol.read(0, SIZE);
             const err = checkView(live, Number.POSITIVE_INFINITY, w.writes, durable);
             expect(err, `crash at op ${k}/${w.ops.length}: live ${err}`).toBeNull();
+            // Thin provisioning stays exact: whatever reports unmapped reads as zeros.
+            for (const r of vol.lbaStatus(0, SIZE)) {
+              if (r.mapped) continue;
+              const zeros = live.subarray(r.offset, r.offset + r.length).every((b) => b === 0);
+              expect(zeros, `crash at op ${k}: unmapped range at ${r.offset} holds data`).toBe(true);
+            }
             const snapDone = new Set<number>();
             for (let i = 0; i < k; i++) {
               const op = w.ops[i] as StorageOp;

@@ -137,6 +137,15 @@ describe("engine features", () => {
       expect(st[0]).toEqual({ offset: 0, length: CS, mapped: true });
       const snapSt = vol.getSnapshot("s").lbaStatus(0, 16 * TiB);
       expect(snapSt.filter((r) => r.mapped).length).toBe(64);
+      // UNMAP of the whole 16 TiB (mkfs does this): cost follows allocated chunks, not the range.
+      const before = await vol.getSnapshot("s").read(0, CS);
+      const t2 = performance.now();
+      await vol.unmap(vol.admit(0, 16 * TiB));
+      expect(performance.now() - t2).toBeLessThan(5000);
+      expect(vol.info.allocatedBytes).toBe(0);
+      expect((await vol.read(0, CS)).every((b) => b === 0)).toBe(true);
+      expect((await vol.getSnapshot("s").read(0, CS)).equals(before)).toBe(true);
+      expect(vol.getSnapshot("s").info.preservedChunks).toBe(64);
       await pool.close();
     });
   });
