@@ -507,7 +507,9 @@ try {
 
   await check("keyboard: focus the map, zoom in with + and pan with PageDown", async () => {
     const status0 = await frame.locator("#status").innerText();
-    await frame.focus("#map");
+    // A click moves keyboard focus into the webview iframe (focus() alone leaves it in the workbench).
+    await frame.click("#map", { position: { x: 3, y: 3 } });
+    stamp("map clicked");
     await page.keyboard.press("+");
     await page.keyboard.press("+");
     await until(
@@ -530,7 +532,7 @@ try {
       const first = Date.now() - started;
       const status = await big.locator("#status").innerText();
       if (!/of 16(\.0)? TiB/.test(status)) throw new Error(`status: ${status}`);
-      await big.focus("#map");
+      await big.click("#map", { position: { x: 3, y: 3 } });
       const v0 = await big.evaluate(() => document.body.dataset.mapVersion);
       const zoomStart = Date.now();
       for (let i = 0; i < 6; i++) await page.keyboard.press("+");
@@ -571,6 +573,8 @@ try {
   });
 
   await check("roll back from the palette: confirmation, progress notification, done", async () => {
+    const vol0Map = await blockMapFrame("Block map: vol0");
+    const versionBefore = await vol0Map.evaluate(() => document.body.dataset.mapVersion);
     await runCommand("livesnap: Roll Back Volume to Snapshot…");
     await answer("Volume", "vol0", { pick: true });
     await answer("Roll back to snapshot", "e2e-snap-1", { pick: true });
@@ -583,6 +587,9 @@ try {
     await page
       .locator(".notifications-toasts", { hasText: "vol0 rolled back to e2e-snap-1" })
       .waitFor({ timeout: 60000 });
+    await until("the open block map re-read after the rollback", async () => {
+      return (await vol0Map.evaluate(() => document.body.dataset.mapVersion)) !== versionBefore;
+    });
     await runCommand("livesnap: Open Block Map…");
     await answer("Volume", "vol0", { pick: true });
     await shot("09-rolled-back.png");
@@ -599,6 +606,32 @@ try {
       "e2e-snap-2 gone from the tree",
       async () => !(await treePane().innerText()).includes("e2e-snap-2"),
     );
+  });
+
+  await check("group snapshot of both volumes from the palette (one admission point)", async () => {
+    await runCommand("livesnap: Take Group Snapshot…");
+    await answer("Group snapshot: volumes", ""); // both volumes are pre-selected
+    await answer("Group snapshot name", "grp-1");
+    await page
+      .locator(".notifications-toasts", { hasText: /Group snapshot grp-1 taken of (big0, vol0|vol0, big0)/ })
+      .waitFor({
+        timeout: TIMEOUT,
+      });
+    await until(
+      "grp-1 under both volumes",
+      async () => ((await treePane().innerText()).match(/grp-1/g) ?? []).length >= 2,
+    );
+  });
+
+  await check("theme-aware: the map is redrawn in the dark theme's colours", async () => {
+    const map = await blockMapFrame("Block map: vol0");
+    const before = await map.evaluate(() => document.getElementById("map").toDataURL());
+    await runCommand("Preferences: Toggle between Light/Dark Themes");
+    await until("canvas repainted for the new theme", async () => {
+      const now = await map.evaluate(() => document.getElementById("map").toDataURL());
+      return now !== before;
+    });
+    await shot("10-dark-theme.png");
   });
 } catch (err) {
   results.push({ name: "driver", ok: false, error: String(err?.stack ?? err) });

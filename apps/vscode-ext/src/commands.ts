@@ -347,6 +347,8 @@ export function registerCommands({ context, registry, log }: Deps): void {
       },
     );
     log.info(`rolled back ${s.volume} to ${s.snapshot}`);
+    // Every chunk may have changed: the tree and open block maps re-read the volume.
+    await s.connection.refreshVolume(s.volume);
     void vscode.window.showInformationMessage(`${s.volume} rolled back to ${s.snapshot}.`);
   });
 

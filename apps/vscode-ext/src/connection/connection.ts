@@ -130,6 +130,21 @@ export class Connection {
   async reload(): Promise<void> {
     const client = this.client;
     if (!client) return;
+    // Events that arrive while the lists load are replayed on top of them (applyEvent is idempotent),
+    // so a snapshot taken mid-load is neither lost nor doubled.
+    this.loading = [];
+    try {
+      await this.loadLists(client);
+    } finally {
+      const replay = this.loading;
+      this.loading = undefined;
+      for (const e of replay) this.onServerEvent(e.event, e.payload);
+    }
+  }
+
+  private loading: { event: EventName; payload: unknown }[] | undefined;
+
+  private async loadLists(client: RpcClient): Promise<void> {
     const [volumes, targets, sessions] = await Promise.all([
       client.call("volume.list", {}),
       client.call("target.list", {}),
@@ -188,9 +203,10 @@ export class Connection {
       });
       await client.call("events.subscribe", {});
       this.state = emptyTargetState(hello.serverVersion);
-      // Connected before loading so that reload()'s calls go through call() paths consistently.
-      this.setStatus({ kind: "connected" });
+      // Load before announcing "connected": nobody should see a connected target with no volumes.
       await this.reload();
+      if (generation !== this.generation) return;
+      this.setStatus({ kind: "connected" });
       this.attempt = 0;
       this.options.log.info(
         `${this.config.name}: connected to ${this.config.url} (livesnap ${hello.serverVersion})`,
@@ -239,6 +255,10 @@ export class Connection {
   }
 
   private onServerEvent(event: EventName, payload: unknown): void {
+    if (this.loading) {
+      this.loading.push({ event, payload });
+      return;
+    }
     const change = applyEvent(this.state, event, payload as EventPayload<typeof event>);
     if (change.kind !== "none") this.changeEmitter.fire(change);
     if (event === "volume.io") {
@@ -257,10 +277,16 @@ export class Connection {
   private scheduleVolumeRefresh(volume: string): void {
     const now = Date.now();
     if ((this.volumeRefreshAt.get(volume) ?? 0) > now) return;
+    void this.refreshVolume(volume);
+  }
+
+  /** Re-reads one volume and its snapshots now (after a rollback, or from the throttled refresh). */
+  async refreshVolume(volume: string): Promise<void> {
+    const now = Date.now();
     this.volumeRefreshAt.set(volume, now + VOLUME_REFRESH_MS);
     const client = this.client;
     if (!client) return;
-    void Promise.all([client.call("volume.get", { volume }), client.call("snapshot.list", { volume })])
+    await Promise.all([client.call("volume.get", { volume }), client.call("snapshot.list", { volume })])
       .then(([v, s]) => {
         if (client !== this.client) return;
         const i = this.state.volumes.findIndex((x) => x.name === volume);
