@@ -1,6 +1,7 @@
-// Connection against the REAL livesnap daemon (apps/iscsi-target's bundle, built here if missing or
-// stale) on ephemeral loopback ports: hello, subscribe, load, state kept current by pushed events,
-// a refused token, and reconnection after the daemon restarts.
+// Connection against the REAL livesnap daemon on ephemeral loopback ports: hello, subscribe, load,
+// state kept current by pushed events, a refused token, and reconnection after the daemon restarts.
+// The daemon is apps/iscsi-target's bundle: a devDependency, so turbo builds it before this test;
+// run alone, the test builds it when it is missing or older than its sources.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
