@@ -168,9 +168,12 @@ export class LoginNegotiation {
       return this.fail(LoginStatus.authenticationFailure, "authentication required");
     }
 
-    const willBeOperational =
-      stage === LoginStage.operational || (transit && req.nextStage >= LoginStage.operational);
-    if (willBeOperational && !this.declaredLimits) {
+    // Operational keys belong in operational-stage PDUs: initiators (open-iscsi) refuse them in a
+    // security-stage response, so declare in the first operational answer — or in the security
+    // answer only when the login skips the operational stage (0 -> 3).
+    const declareNow =
+      stage === LoginStage.operational || (transit && req.nextStage === LoginStage.fullFeature);
+    if (declareNow && !this.declaredLimits) {
       // Declarative: tells the initiator how large a data segment it may send us.
       answers.push(["MaxRecvDataSegmentLength", String(this.config.limits.maxRecvDataSegmentLength)]);
       this.declaredLimits = true;

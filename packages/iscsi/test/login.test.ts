@@ -91,11 +91,10 @@ describe("login without authentication", () => {
     expect(a.get("OFMarker")).toBe("No");
     expect(a.get("IFMarkInt")).toBe("Irrelevant");
     expect(a.get("X-com.example.Foo")).toBe("NotUnderstood");
-    // Declared once, in the answer that moved the login into the operational stage.
-    expect(answers(first).get("MaxRecvDataSegmentLength")).toBe(
-      String(DEFAULT_TARGET_LIMITS.maxRecvDataSegmentLength),
-    );
-    expect(a.has("MaxRecvDataSegmentLength")).toBe(false);
+    // Declared in the first operational-stage answer, never in a security-stage one (open-iscsi
+    // refuses operational keys there).
+    expect(answers(first).has("MaxRecvDataSegmentLength")).toBe(false);
+    expect(a.get("MaxRecvDataSegmentLength")).toBe(String(DEFAULT_TARGET_LIMITS.maxRecvDataSegmentLength));
     if (second.kind !== "complete") throw new Error();
     expect(second.params.initiatorMaxRecvDataSegmentLength).toBe(65536);
     expect(second.params.headerDigest).toBe("CRC32C");
@@ -270,6 +269,34 @@ describe("CHAP", () => {
       }),
     });
     expect(o.answer.status).toBe(LoginStatus.authenticationFailure);
+  });
+
+  it("keeps operational keys out of security-stage answers, also when CHAP completes", () => {
+    const login = new LoginNegotiation(config({}, chap));
+    const { id, challenge } = startChap(login);
+    const done = send(login, {
+      transit: true,
+      csg: 0,
+      nsg: 1,
+      data: text({ CHAP_N: "alice", CHAP_R: md5(id, chap.secret, challenge) }),
+    });
+    expect(done.answer.currentStage).toBe(0);
+    expect(done.answer.transit).toBe(true);
+    expect([...answers(done).keys()].filter((k) => !k.startsWith("CHAP_"))).toEqual([]);
+    const op = send(login, { transit: true, csg: 1, nsg: 3, data: text({ MaxBurstLength: "65536" }) });
+    expect(op.kind).toBe("complete");
+    expect(answers(op).has("MaxRecvDataSegmentLength")).toBe(true);
+  });
+
+  it("declares MaxRecvDataSegmentLength in a security answer only when going straight to full feature", () => {
+    const o = send(new LoginNegotiation(config()), {
+      transit: true,
+      csg: 0,
+      nsg: 3,
+      data: text({ InitiatorName: INITIATOR, TargetName: TARGET, AuthMethod: "None" }),
+    });
+    expect(o.kind).toBe("complete");
+    expect(answers(o).has("MaxRecvDataSegmentLength")).toBe(true);
   });
 
   it("picks SHA-256 when offered first", () => {
