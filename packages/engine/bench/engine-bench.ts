@@ -155,6 +155,19 @@ async function plainVsCow(): Promise<void> {
   });
 }
 
+async function freshFill(): Promise<void> {
+  await withPool(async (pool) => {
+    const N = 8000 * SCALE;
+    const vol = await pool.createVolume("fill", { sizeBytes: 2 * N * 4096 });
+    // Thin allocation: a first write to an unallocated chunk queues its map record and, once per
+    // 4096-chunk region per flush epoch, commits a write intent.
+    const seq = summarize(await writeLoad(vol, N, 1, (i) => i * 4096));
+    const qd = summarize(await writeLoad(vol, N, 32, (i) => (N + i) * 4096));
+    row("fill of unallocated chunks (thin allocation), QD1", `${fmt(seq.iops)} IOPS`, `p50 ${us(seq.p50)}`);
+    row("fill of unallocated chunks (thin allocation), QD32", `${fmt(qd.iops)} IOPS`, `p50 ${us(qd.p50)}`);
+  });
+}
+
 async function chunkSizes(): Promise<void> {
   for (const cs of [4096, 16384, 65536]) {
     await withPool(async (pool) => {
@@ -362,6 +375,7 @@ async function blockMap16T(): Promise<void> {
 
 console.log(`livesnap engine benchmarks (node ${process.version}, scale ${SCALE}, tmpdir ${tmpdir()})\n`);
 await plainVsCow();
+await freshFill();
 await chunkSizes();
 await manySnapshots();
 await createLatencyUnderLoad();
