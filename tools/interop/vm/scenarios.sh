@@ -9,7 +9,7 @@
 #   [CHAP_TARGET CHAP_LUN]                  where CHAP is required (default TARGET, ORIGIN_LUN)
 #   [CHAP_IN_USER CHAP_IN_PASS]             mutual CHAP: the target's credentials
 #   [CHAP1_TARGET CHAP1_LUN]                where one-way CHAP is tried (default CHAP_TARGET)
-#   LS_VM_FIO=1                             also run fio (bigger initramfs, ~+25 s)
+#   LS_VM_FIO=0                             skip fio (default 1: fio with verification in fs-digests)
 #   LS_VM_ONLY="fs snap"                    a subset: fs, snap, chap
 #   LS_VM_VERIFY_LUN=N                      checker self-test: verify LUN N instead of the snapshot
 #                                           (the origin's LUN must make snap-verify FAIL)
@@ -35,12 +35,12 @@ boot() {  # boot NAME ARGS...
   return $rc
 }
 
-python3 "$HERE/vm.py" setup $([ "${LS_VM_FIO:-0}" = 1 ] && echo --fio) || { echo "INTEROP-VM FAIL: setup"; exit 1; }
+python3 "$HERE/vm.py" setup $([ "${LS_VM_FIO:-1}" = 1 ] && echo --fio) || { echo "INTEROP-VM FAIL: setup"; exit 1; }
 
 if [[ $ONLY == *" fs "* ]]; then
   # discovery + CRC32C header and data digests + the file-system workload (+ fio)
   boot fs-digests --scenario fs --lun "${ORIGIN_LUN:-auto}" --discovery --header-digest CRC32C --data-digest CRC32C \
-    $([ "${LS_VM_FIO:-0}" = 1 ] && echo --fio)
+    $([ "${LS_VM_FIO:-1}" = 1 ] && echo --fio)
 fi
 if [[ $ONLY == *" snap "* ]]; then
   if boot snap-origin --scenario snap-origin --lun "${ORIGIN_LUN:-auto}" --hook "SNAPSHOT=$SNAPSHOT_HOOK" --export "$WORK/snap.env" \

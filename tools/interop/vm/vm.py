@@ -107,12 +107,20 @@ def host_has(pkg):
     return "install ok installed" in r.stdout
 
 
-def ensure_qemu():
-    if shutil.which("qemu-system-x86_64"):
-        return
-    log("qemu-system-x86_64 missing: apt-get install qemu-system-x86")
+def apt_install(pkg):
+    log("apt-get install %s" % pkg)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    sh(["apt-get", "install", "-y", "-q", "--no-install-recommends", "qemu-system-x86"], env=env)
+    cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", pkg]
+    try:
+        sh(cmd, env=env)
+    except HarnessError:
+        sh(["apt-get", "update", "-q"])
+        sh(cmd, env=env)
+
+
+def ensure_qemu():
+    if not shutil.which("qemu-system-x86_64"):
+        apt_install("qemu-system-x86")
 
 
 # ---------------------------------------------------------------- kernel + modules
@@ -321,7 +329,7 @@ def setup(with_fio=False):
                 tree["/" + applet] = ("symlink", 0, "/bin/busybox")
         bins = list(BINARIES) + ([("fio", "/usr/bin/fio")] if with_fio else [])
         if with_fio and not os.path.exists("/usr/bin/fio"):
-            raise HarnessError("fio requested but /usr/bin/fio is missing (apt-get install fio)")
+            apt_install("fio")  # its binary and libraries go into the initramfs
         for pkg, path in bins:
             src = binary_source(pkg, path)
             libs, missing = shared_libs(src)

@@ -275,3 +275,6 @@ kernel_clean() {
     [ -s /tmp/kerr ] && { head -n 10 /tmp/kerr; return 1; }
     return 0
 }
+
+# wwid DEV: the LUN's identifier as the kernel built it from VPD page 0x83
+wwid() { tr -d ' \n' < "/sys/block/${1#/dev/}/device/wwid" 2>/dev/null; }

@@ -8,6 +8,10 @@ snap_lun_check() {
     iscsiadm -m session -R > /dev/null || return 1
     find_disk "$LS_SNAP_LUN" || { echo "LUN $LS_SNAP_LUN not found after rescan"; return 1; }
     disk_info "$DEV"
+    mark "EXPORT:SNAP_WWID=$(wwid "$DEV")"
+    info "origin wwid $(wwid "$ORIGIN"), snapshot wwid $(wwid "$DEV")"
+    [ -n "$(wwid "$DEV")" ] && [ "$(wwid "$DEV")" != "$(wwid "$ORIGIN")" ] ||
+        { echo "the snapshot LUN has no identifier of its own"; return 1; }
     [ "$(cat /sys/block/${DEV#/dev/}/ro)" = 1 ] || { echo "$DEV is not write-protected"; return 1; }
     # go around the kernel's write protect: the target itself must refuse the write
     blockdev --setrw "$DEV"

@@ -5,7 +5,12 @@
 ls_main() {
     bring_up
     [ -n "$LS_SNAP_SURE" ] && [ -n "$LS_SNAP_LAST" ] || die setup "SNAP_SURE/SNAP_LAST not given"
-    info "snapshot LUN read-only: $(cat /sys/block/${DEV#/dev/}/ro)"
+    info "snapshot LUN read-only: $(cat /sys/block/${DEV#/dev/}/ro), wwid $(wwid "$DEV")"
+    if [ -n "$LS_SNAP_WWID" ]; then
+        step same-identity
+        if [ "$(wwid "$DEV")" = "$LS_SNAP_WWID" ]; then ok same-identity "as in boot 1"
+        else fail same-identity "wwid $(wwid "$DEV") differs from boot 1's $LS_SNAP_WWID"; fi
+    fi
     check copy-lun dd if="$DEV" of=/tmp/snap.img bs=1M iflag=direct || finish
     LOOP=$(losetup -f) && losetup "$LOOP" /tmp/snap.img || die losetup "no loop device"
     e2fsck -fn "$LOOP" > /tmp/pre.out 2>&1
