@@ -2,6 +2,7 @@
 // metadata log and its checkpoints. Opening a pool is recovery: newest checkpoint + log replay.
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
+import { mkdir } from "node:fs/promises";
 import { crc32c } from "@livesnap/crc32c";
 import type {
   CreateVolumeOptions,
@@ -17,6 +18,7 @@ import { type BlockStorage, FsBlockStorage } from "./block-file.js";
 import { CowStore } from "./cow-store.js";
 import { EngineError, toEngineError } from "./errors.js";
 import { MetaLog, type RecoveryReport } from "./meta-log.js";
+import { PoolLock } from "./pool-lock.js";
 import { PoolState, type SnapshotState, type VolumeState } from "./pool-state.js";
 import type { MetaRecord, SnapshotMeta } from "./records.js";
 import { Volume, type VolumeHost } from "./volume.js";
@@ -83,6 +85,7 @@ class Pool implements EnginePool, VolumeHost {
     readonly logger: EngineLogger,
     private readonly opts: EngineOptions,
     readonly recovery: RecoveryReport & { recoveryMs: number },
+    private readonly lock: PoolLock | null,
   ) {}
 
   record(rec: MetaRecord): number[] {
@@ -256,13 +259,29 @@ class Pool implements EnginePool, VolumeHost {
     if (this.closed) return;
     for (const vol of this.volumes.values()) await vol.close();
     this.closed = true;
-    // A final checkpoint makes the next open replay nothing.
-    await this.log.checkpoint();
-    await this.log.close();
-    for (const vol of this.volumes.values()) {
-      await vol.origin.close();
-      await vol.store.close();
+    try {
+      // A final checkpoint makes the next open replay nothing.
+      await this.log.checkpoint();
+      await this.log.close();
+      for (const vol of this.volumes.values()) {
+        await vol.origin.close();
+        await vol.store.close();
+      }
+    } finally {
+      await this.lock?.release();
     }
+  }
+
+  /** Files of volumes that no record knows: a crash between file creation and record, or delete. */
+  async removeOrphans(): Promise<string[]> {
+    const known = new Set<string>();
+    for (const v of this.state.volumes.values()) {
+      known.add(originName(v.meta.id));
+      known.add(storeName(v.meta.id));
+    }
+    const orphans = (await this.storage.list()).filter((n) => /^vol-.*\.(img|cow)$/.test(n) && !known.has(n));
+    for (const n of orphans) await this.storage.remove(n);
+    return orphans;
   }
 }
 
@@ -305,6 +324,12 @@ export async function openPool(opts: EngineOptions): Promise<EnginePool> {
   }
   const started = performance.now();
   const storage = opts.storage ?? new FsBlockStorage(opts.dir);
+  // A custom storage (tests) is responsible for its own exclusivity.
+  let lock: PoolLock | null = null;
+  if (!opts.storage) {
+    await mkdir(opts.dir, { recursive: true });
+    lock = await PoolLock.acquire(opts.dir);
+  }
   const state = new PoolState();
   let opened: Awaited<ReturnType<typeof MetaLog.open>>;
   try {
@@ -315,11 +340,15 @@ export async function openPool(opts: EngineOptions): Promise<EnginePool> {
       (st, records) => verifyCopies(storage, st, records),
     );
   } catch (err) {
+    await lock?.release();
     throw toEngineError(err, `opening pool ${opts.dir}`);
   }
   const logger = opts.logger ?? silentLogger;
   const recovery = { ...opened.report, recoveryMs: 0 };
-  const pool = new Pool(opts.dir, storage, state, opened.log, logger, opts, recovery);
+  const pool = new Pool(opts.dir, storage, state, opened.log, logger, opts, recovery, lock);
+  const orphans = await pool.removeOrphans();
+  if (orphans.length > 0)
+    logger.warn({ files: orphans }, "removed files of volumes that were never created or were deleted");
   for (const vs of state.volumes.values()) {
     const vol = await pool.attach(vs);
     // Chunks written since the last flush may lack their (lazily logged) map records.

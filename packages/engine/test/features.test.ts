@@ -313,3 +313,24 @@ describe("engine features", () => {
     });
   });
 });
+
+describe("pool ownership and hygiene", () => {
+  it("refuses a second opener, takes over a dead owner's lock, removes orphan files", async () => {
+    await withTempDir(async (dir) => {
+      const pool = await openPool({ dir });
+      await expect(openPool({ dir })).rejects.toMatchObject({ code: "busy" });
+      await pool.createVolume("v", { sizeBytes: 4096 });
+      await pool.close();
+      // A lock left by a process that no longer exists (pid far beyond pid_max) is stale.
+      const { writeFile } = await import("node:fs/promises");
+      const { join } = await import("node:path");
+      await writeFile(join(dir, "pool.lock"), "999999999\n");
+      await writeFile(join(dir, "vol-00000000-dead-beef-0000-000000000000.img"), "orphan");
+      const again = await openPool({ dir });
+      expect(again.listVolumes().map((v) => v.name)).toEqual(["v"]);
+      expect((await readdir(dir)).filter((f) => f.includes("dead-beef"))).toEqual([]);
+      await again.close();
+      expect((await readdir(dir)).includes("pool.lock")).toBe(false);
+    });
+  });
+});
