@@ -181,4 +181,28 @@ describe("live-snapshot races", () => {
       await again.close();
     });
   });
+
+  it("rollback is stamped like a write: earlier-admitted writes land under it, later ones on top", async () => {
+    await withTempDir(async (dir) => {
+      const pool = await openPool({ dir, chunkSize: CS });
+      const vol = await pool.createVolume("v", { sizeBytes: 64 * 1024 });
+      const good = pattern(1, 4 * CS);
+      await vol.write(vol.admit(0, good.length), good);
+      await vol.createSnapshot("good");
+      await vol.write(vol.admit(0, good.length), pattern(2, 4 * CS));
+      const before = vol.admit(0, 512); // admitted before the rollback, data comes later
+      const rb = vol.rollback("good");
+      const after = vol.admit(CS, 512); // admitted after the rollback stamp
+      const afterData = pattern(3, 512);
+      await vol.write(after, afterData);
+      // Live reads already see the snapshot where nothing newer landed.
+      expect((await vol.read(2 * CS, CS)).equals(good.subarray(2 * CS, 3 * CS))).toBe(true);
+      await vol.write(before, pattern(4, 512));
+      await rb;
+      const want = Buffer.from(good);
+      afterData.copy(want, CS);
+      expect((await vol.read(0, 4 * CS)).equals(want)).toBe(true);
+      await pool.close();
+    });
+  });
 });
