@@ -540,8 +540,10 @@ try {
         "zoomed map",
         async () => (await big.evaluate(() => document.body.dataset.mapVersion)) !== v0,
       );
+      const drawMs = await big.evaluate(() => document.body.dataset.drawMs);
+      const cells = await big.getAttribute("#map", "data-cells");
       console.log(
-        `    16 TiB map: first ${first} ms, zoomed ${Date.now() - zoomStart} ms; ${await big.locator("#status").innerText()}`,
+        `    16 TiB map: first ${first} ms, zoomed ${Date.now() - zoomStart} ms, canvas draw ${drawMs} ms for ${cells} cells; ${await big.locator("#status").innerText()}`,
       );
       await shot("07-16tib.png");
     },
@@ -606,6 +608,18 @@ try {
       "e2e-snap-2 gone from the tree",
       async () => !(await treePane().innerText()).includes("e2e-snap-2"),
     );
+  });
+
+  await check("the livesnap log channel shows the connection and the snapshot", async () => {
+    await runCommand("livesnap: Show Log");
+    const output = page.locator(".part.panel .monaco-editor .view-lines");
+    await until("log lines", async () => {
+      // Monaco renders spaces as no-break spaces.
+      const t = (await output.innerText().catch(() => "")).replace(/\u00a0/g, " ");
+      return /e2e: connected to/.test(t) && /snapshot e2e-snap-1 of vol0 taken/.test(t);
+    });
+    await shot("11-log.png");
+    await page.keyboard.press("Escape");
   });
 
   await check("group snapshot of both volumes from the palette (one admission point)", async () => {
