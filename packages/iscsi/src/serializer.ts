@@ -20,10 +20,13 @@ export function serializePdu(pdu: Pdu, digests: DigestSettings): Buffer[] {
   pdu.bhs[4] = ahsLength / 4;
   writeU24(pdu.bhs, 5, dataLength);
   const headerLength = BHS_LENGTH + ahsLength;
-  const header = Buffer.allocUnsafe(headerLength + (digests.headerDigest ? DIGEST_LENGTH : 0));
-  pdu.bhs.copy(header, 0);
-  if (ahsLength > 0) pdu.ahs.copy(header, BHS_LENGTH);
-  if (digests.headerDigest) writeDigest(header, headerLength, computeDigest(header, 0, headerLength));
+  let header = pdu.bhs;
+  if (ahsLength > 0 || digests.headerDigest) {
+    header = Buffer.allocUnsafe(headerLength + (digests.headerDigest ? DIGEST_LENGTH : 0));
+    pdu.bhs.copy(header, 0);
+    if (ahsLength > 0) pdu.ahs.copy(header, BHS_LENGTH);
+    if (digests.headerDigest) writeDigest(header, headerLength, computeDigest(header, 0, headerLength));
+  }
   if (dataLength === 0) return [header];
   const pad = padLength(dataLength);
   if (!digests.dataDigest) return pad === 0 ? [header, pdu.data] : [header, pdu.data, PAD.subarray(0, pad)];
