@@ -78,6 +78,32 @@ describe("data transfer", () => {
     expect(t.backends[0]?.data.subarray(0, 16384).equals(data)).toBe(true);
   });
 
+  it("ends each Data-In sequence at MaxBurstLength with the F bit", async () => {
+    const t = await target();
+    const ini = await session(t, {
+      MaxBurstLength: "4096",
+      FirstBurstLength: "4096",
+      MaxRecvDataSegmentLength: "2048",
+    });
+    const itt = ini.command({ cdb: read10(0, 32), read: true, edtl: 16384 });
+    const seen: { offset: number; length: number; final: boolean; status: boolean }[] = [];
+    for (;;) {
+      const pdu = await ini.expect(TargetOpcode.scsiDataIn);
+      expect(pdu.bhs.readUInt32BE(16)).toBe(itt);
+      const flags = pdu.bhs[1] as number;
+      seen.push({
+        offset: pdu.bhs.readUInt32BE(40),
+        length: pdu.data.length,
+        final: (flags & 0x80) !== 0,
+        status: (flags & 1) !== 0,
+      });
+      if (flags & 1) break;
+    }
+    expect(seen.map((s) => s.length)).toEqual(Array(8).fill(2048));
+    expect(seen.filter((s) => s.final).map((s) => s.offset + s.length)).toEqual([4096, 8192, 12288, 16384]);
+    expect(seen.at(-1)?.status).toBe(true);
+  });
+
   it("reports read overflow and underflow residuals exactly", async () => {
     const t = await target();
     const ini = await session(t);
@@ -298,6 +324,50 @@ describe("sessions", () => {
     expect(rsp.bhs[2]).toBe(0);
     expect(await ini.closedWithin(2000)).toBe(true);
     expect(t.server.listSessions()).toEqual([]);
+  });
+
+  it("continues a SendTargets answer longer than the initiator's MaxRecvDataSegmentLength", async () => {
+    const t = await target();
+    for (let i = 0; i < 40; i++)
+      t.targets.push({
+        ...(t.targets[0] as (typeof t.targets)[0]),
+        name: `iqn.2026-11.io.livesnap:extra-${i}`,
+      });
+    const disc = await RawInitiator.connect(t.port);
+    open.push(disc);
+    await disc.login({ sessionType: "Discovery", keys: { MaxRecvDataSegmentLength: "512" } });
+    const itt = disc.text([["SendTargets", "All"]]);
+    let text = "";
+    for (;;) {
+      const rsp = await disc.expect(TargetOpcode.textResponse);
+      expect(rsp.data.length).toBeLessThanOrEqual(512);
+      text += rsp.data.toString("latin1");
+      if ((rsp.bhs[1] as number) & 0x80) break;
+      expect((rsp.bhs[1] as number) & 0x40).toBe(0x40); // C: more follows
+      // Ask for the rest: same ITT, the target's TTT, empty data.
+      const bhs = Buffer.alloc(48);
+      bhs[0] = 0x44;
+      bhs[1] = 0x80;
+      bhs.writeUInt32BE(itt, 16);
+      bhs.writeUInt32BE(rsp.bhs.readUInt32BE(20), 20);
+      bhs.writeUInt32BE(disc.cmdSN, 24);
+      bhs.writeUInt32BE(disc.expStatSN, 28);
+      disc.send({ bhs, ahs: Buffer.alloc(0), data: Buffer.alloc(0) });
+    }
+    const names = text.split("\0").filter((kv) => kv.startsWith("TargetName="));
+    expect(names).toHaveLength(41);
+  });
+
+  it("asks initiators to log out when the server shuts down", async () => {
+    const t = await startTestTarget({ sizeBytes: 1024 * 1024 });
+    const ini = await session(t);
+    const closing = t.server.close(300);
+    const msg = await ini.expect(TargetOpcode.asyncMessage);
+    expect(msg.bhs[36]).toBe(1); // AsyncEvent: target requests logout
+    ini.logout();
+    await ini.expect(TargetOpcode.logoutResponse);
+    await closing;
+    expect(await ini.closedWithin(2000)).toBe(true);
   });
 
   it("answers SendTargets in a discovery session and in a normal one", async () => {
