@@ -6,7 +6,8 @@
 #                                   LS_TARGET_PORT, LS_TARGET_API, LS_TARGET_DATA
 #   ls_cli ARGS...                  the livesnap CLI against that daemon (its data dir)
 #   ls_volume_lun VOLUME            prints "IQN LUN URL" of the volume's LUN (from `targets --json`)
-#   ls_target_stop                  SIGTERM (clean stop: drain + flush), SIGKILL after 15 s
+#   ls_target_stop                  SIGTERM (clean stop: drain + flush), SIGKILL after 15 s;
+#                                   returns 0 only if the daemon exited 0 by itself
 # The toolchain (node 24) comes from tools/bootstrap.sh.
 LS_BUNDLE="$ROOT/apps/iscsi-target/dist/livesnap.mjs"
 
@@ -75,10 +76,15 @@ ls_target_stop() {
   local i
   kill -TERM "$LS_TARGET_PID" 2> /dev/null
   for i in $(seq 150); do kill -0 "$LS_TARGET_PID" 2> /dev/null || break; sleep 0.1; done
+  local killed=0
   if kill -0 "$LS_TARGET_PID" 2> /dev/null; then
     echo "livesnap target pid $LS_TARGET_PID did not stop in 15 s after SIGTERM: SIGKILL" >&2
     kill -KILL "$LS_TARGET_PID" 2> /dev/null
+    killed=1
   fi
   wait "$LS_TARGET_PID" 2> /dev/null
+  LS_TARGET_EXIT=$?
   LS_TARGET_PID=
+  # 0 only for a clean stop: exited by itself after SIGTERM, with status 0
+  [ $killed = 0 ] && [ "$LS_TARGET_EXIT" = 0 ]
 }

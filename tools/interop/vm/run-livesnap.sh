@@ -3,7 +3,7 @@
 # real livesnap target: builds the bundle if a source changed, starts `livesnap serve` on
 # free loopback ports with a fresh data dir, creates a scratch volume, runs the boots of
 # scenarios.sh (fs + digests + discovery, live snapshot + verify, CHAP), stops the target.
-#   LS_VM_ONLY="fs snap chap"   subset;  LS_VM_FIO=1  add fio;  LS_VM_KEEP=1  keep the data dir
+#   LS_VM_ONLY="fs snap chap"   subset;  LS_VM_FIO=0  no fio;  LS_VM_KEEP=1  keep the data dir
 # Last line: "INTEROP-VM PASS|FAIL ..."; exit 0 only on PASS.
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,4 +43,11 @@ PORTAL=127.0.0.1:$LS_TARGET_PORT TARGET=$IQN ORIGIN_LUN=$LUN SNAPSHOT_HOOK=$HOOK
   CHAP_IN_USER=$CHAP_IN_USER CHAP_IN_PASS=$CHAP_IN_PASS bash "$HERE/scenarios.sh"
 rc=$?
 kill -0 "$LS_TARGET_PID" 2> /dev/null || { echo "INTEROP-VM FAIL: the target died during the run"; tail -n 20 "$DATA/daemon/serve.log"; exit 1; }
+if ! ls_target_stop; then
+  echo "INTEROP-VM FAIL: the target did not stop cleanly on SIGTERM (exit $LS_TARGET_EXIT)"
+  tail -n 20 "$DATA/daemon/serve.log"
+  exit 1
+fi
+if [ $rc -eq 0 ]; then echo "INTEROP-VM PASS: every boot passed, the target stopped cleanly (SIGTERM, exit 0)"
+else echo "INTEROP-VM FAIL: see the boots above (the target stopped cleanly)"; fi
 exit $rc
