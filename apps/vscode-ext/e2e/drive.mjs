@@ -610,6 +610,22 @@ try {
     );
   });
 
+  await check("context menu on a LUN: Copy iSCSI URL puts the LUN's URL on the clipboard", async () => {
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(url).origin });
+    const row = treeRow("vol0@e2e-snap-1");
+    await row.click({ button: "right" });
+    const item = page.locator(".monaco-menu .action-item", { hasText: "Copy iSCSI URL" }).first();
+    await item.waitFor({ timeout: TIMEOUT });
+    await item.click();
+    const text = await until("clipboard text", async () => {
+      const t = await page.evaluate(() => navigator.clipboard.readText());
+      return t.startsWith("iscsi://") ? t : undefined;
+    });
+    if (!new RegExp(`^iscsi://127\\.0\\.0\\.1:${portalPort}/${iqn.replace(/\./g, "\\.")}/\\d+$`).test(text)) {
+      throw new Error(`clipboard: ${text}`);
+    }
+  });
+
   await check("the livesnap log channel shows the connection and the snapshot", async () => {
     await runCommand("livesnap: Show Log");
     const output = page.locator(".part.panel .monaco-editor .view-lines");
