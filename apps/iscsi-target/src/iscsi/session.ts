@@ -200,6 +200,8 @@ export class Session {
   // ---- SCSI commands ------------------------------------------------------------------------
 
   private onScsiCommand(pdu: ParsedPdu): void {
+    // CmdSN first: a command we then reject still took its number, or the window would stall.
+    if (!this.acceptCmdSN(pdu, pdu.bhs.readUInt32BE(24))) return;
     let req: ScsiCommandRequest;
     try {
       req = decodeScsiCommand(pdu);
@@ -207,7 +209,6 @@ export class Session {
       this.reject(pdu, RejectReason.invalidPduField);
       return;
     }
-    if (!this.acceptCmdSN(pdu, req.cmdSN)) return;
     if (this.tasks.has(req.itt)) {
       // The ITT must be unique among the session's active tasks.
       this.reject(pdu, RejectReason.taskInProgress);

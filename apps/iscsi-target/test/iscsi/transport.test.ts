@@ -400,6 +400,24 @@ describe("malformed input", () => {
     expect((await ini.expect(TargetOpcode.nopIn)).bhs.readUInt32BE(16)).toBe(itt);
   });
 
+  it("a rejected command still takes its CmdSN, so the next one is served", async () => {
+    const t = await target();
+    const ini = await session(t);
+    // SCSI Command whose AHS length runs past the AHS area: Reject (invalid PDU field).
+    const bhs = Buffer.alloc(48);
+    bhs[0] = 0x01;
+    bhs[1] = 0x80;
+    bhs.writeUInt32BE(ini.itt++, 16);
+    bhs.writeUInt32BE(ini.cmdSN++, 24);
+    const ahs = Buffer.alloc(4);
+    ahs.writeUInt16BE(200, 0);
+    ahs[2] = 1;
+    ini.send({ bhs, ahs, data: Buffer.alloc(0) });
+    expect((await ini.expect(TargetOpcode.reject)).bhs[2]).toBe(RejectReason.invalidPduField);
+    const itt = ini.nopOut({ immediate: false });
+    expect((await ini.expect(TargetOpcode.nopIn)).bhs.readUInt32BE(16)).toBe(itt);
+  });
+
   it("drops a connection announcing a data segment beyond MaxRecvDataSegmentLength", async () => {
     const t = await target();
     const ini = await session(t);
