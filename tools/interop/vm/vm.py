@@ -398,6 +398,9 @@ def boot(a):
     kdir, base = setup(a.fio)
     os.makedirs(os.path.join(CACHE, "runs"), exist_ok=True)
     rundir = tempfile.mkdtemp(prefix=time.strftime("%H%M%S-") + a.scenario + "-", dir=os.path.join(CACHE, "runs"))
+    runs = sorted(glob.glob(os.path.join(CACHE, "runs", "*")), key=os.path.getmtime)
+    for old in runs[:-60]:  # keep the logs of the last 60 boots
+        shutil.rmtree(old, ignore_errors=True)
     if not port_open(host, port):
         print("VM FAIL scenario=%s: nothing listens on %s" % (a.scenario, a.portal))
         return 1
