@@ -653,6 +653,19 @@ try {
     );
   });
 
+  await check("clicking the status bar item brings back the Targets view", async () => {
+    await runCommand("View: Show Explorer");
+    await page
+      .locator(".part.sidebar .composite.title", { hasText: /explorer/i })
+      .first()
+      .waitFor({ timeout: TIMEOUT });
+    await page.locator(".statusbar-item", { hasText: "livesnap e2e" }).first().click();
+    await page
+      .locator(".part.sidebar .composite.title", { hasText: /livesnap/i })
+      .first()
+      .waitFor({ timeout: TIMEOUT });
+  });
+
   await check("theme-aware: the map is redrawn in the dark theme's colours", async () => {
     const map = await blockMapFrame("Block map: vol0");
     const before = await map.evaluate(() => document.getElementById("map").toDataURL());

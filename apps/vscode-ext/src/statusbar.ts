@@ -1,4 +1,4 @@
-// Status-bar item: connection state of every target; click = connect/disconnect menu.
+// Status-bar item: connection state of every target; click = the Targets view.
 import * as vscode from "vscode";
 import type { ConnectionRegistry } from "./connection/registry.js";
 import { summarize } from "./status-summary.js";
@@ -6,7 +6,8 @@ import { summarize } from "./status-summary.js";
 export function createStatusBar(registry: ConnectionRegistry): vscode.Disposable {
   const item = vscode.window.createStatusBarItem("livesnap.status", vscode.StatusBarAlignment.Left, 50);
   item.name = "livesnap";
-  item.command = "livesnap.connect";
+  // Click: show the Targets view (connect/disconnect live in its context menus).
+  item.command = "livesnap.targets.focus";
   const update = () => {
     const s = summarize(
       registry.all().map((c) => ({ name: c.config.name, url: c.config.url, status: c.status })),
