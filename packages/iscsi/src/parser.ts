@@ -90,8 +90,12 @@ export class PduParser {
   private peek(n: number): Buffer {
     const first = this.chunks[0] as Buffer;
     if (first.length >= n) return first;
-    const joined = Buffer.concat(this.chunks, this.buffered);
-    this.chunks = [joined];
+    // Join only the chunks that cover n bytes; later chunks (the next PDUs) are not copied.
+    let covered = 0;
+    let count = 0;
+    while (covered < n) covered += (this.chunks[count++] as Buffer).length;
+    const joined = Buffer.concat(this.chunks.slice(0, count), covered);
+    this.chunks.splice(0, count, joined);
     return joined;
   }
 
