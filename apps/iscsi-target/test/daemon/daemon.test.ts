@@ -44,6 +44,17 @@ async function start(dataDir: string, configFile: string): Promise<Daemon> {
   return d;
 }
 
+async function rpc<T = unknown>(d: Daemon, method: string, params: object): Promise<T> {
+  const res = await fetch(`${d.apiUrl}/v1/rpc`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${d.apiToken}` },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = (await res.json()) as { result?: T; error?: { message: string } };
+  if (body.error) throw new Error(`${method}: ${body.error.message}`);
+  return body.result as T;
+}
+
 afterEach(async () => {
   for (const d of daemons.splice(0)) await d.stop();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -81,6 +92,37 @@ describe("daemon", () => {
         .subarray(0, 4 * 1024 * 1024)
         .equals(readFileSync(image)),
     ).toBe(true);
+  });
+
+  it("keeps an exposed snapshot LUN across a restart, and drops it with its snapshot", async () => {
+    const dir = tempDir();
+    const cfg = writeConfig(dir);
+    const data = join(dir, "data");
+    let d = await start(data, cfg);
+    await rpc(d, "snapshot.create", { volume: "vol0", name: "s1" });
+    const exposed = await rpc<{ lun: { lun: number; readOnly: boolean } }>(d, "snapshot.expose", {
+      volume: "vol0",
+      snapshot: "s1",
+    });
+    expect(exposed.lun).toMatchObject({ lun: 1, readOnly: true });
+    await d.stop();
+    daemons.length = 0;
+
+    d = await start(data, cfg);
+    const ls = await run("iscsi-ls", ["-s", `iscsi://127.0.0.1:${d.portals[0]?.port}`]);
+    expect(ls.stdout).toMatch(/Lun:1\s+Type:DIRECT_ACCESS/);
+    const listed = await rpc<{ targets: { luns: { lun: number; source: { kind: string } }[] }[] }>(
+      d,
+      "target.list",
+      {},
+    );
+    expect(listed.targets[0]?.luns.map((l) => [l.lun, l.source.kind])).toEqual([
+      [0, "volume"],
+      [1, "snapshot"],
+    ]);
+    await rpc(d, "snapshot.delete", { volume: "vol0", snapshot: "s1" });
+    const after = await rpc<{ targets: { luns: { lun: number }[] }[] }>(d, "target.list", {});
+    expect(after.targets[0]?.luns.map((l) => l.lun)).toEqual([0]);
   });
 
   it("stops cleanly while an initiator is connected", async () => {
