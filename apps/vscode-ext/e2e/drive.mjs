@@ -626,6 +626,18 @@ try {
     }
   });
 
+  await check("withdraw the snapshot's LUN from the palette (confirmed): it leaves the tree", async () => {
+    await runCommand("livesnap: Withdraw LUN…");
+    await answer("Withdraw LUN", "vol0@e2e-snap-1", { pick: true });
+    const dialog = page.locator(".monaco-dialog-box");
+    await dialog.waitFor({ timeout: TIMEOUT });
+    await dialog.locator(".monaco-button", { hasText: "Withdraw" }).click();
+    await until(
+      "LUN gone from the tree",
+      async () => !(await treePane().innerText()).includes("vol0@e2e-snap-1"),
+    );
+  });
+
   await check("the livesnap log channel shows the connection and the snapshot", async () => {
     await runCommand("livesnap: Show Log");
     const output = page.locator(".part.panel .monaco-editor .view-lines");

@@ -400,7 +400,7 @@ export function registerCommands({ context, registry, log }: Deps): void {
             l.source.kind === "snapshot" ? `${l.source.volume}@${l.source.snapshot} · ${l.target}` : l.target,
           l,
         })),
-        { title: "Withdraw LUN", ignoreFocusOut: true },
+        { title: "Withdraw LUN", ignoreFocusOut: true, matchOnDescription: true },
       );
       if (!pick) return;
       iqn = pick.l.target;
