@@ -106,6 +106,8 @@ export interface VolumeStats {
   cowBytes: number;
   unmaps: number;
   flushes: number;
+  /** Acknowledged write-back writes that failed in the background (each reported by a flush). */
+  writeBackErrors: number;
 }
 
 export interface RollbackProgress {
@@ -165,7 +167,12 @@ export interface VolumeHandle {
   admit(offset: number, length: number): WriteTicket;
   /** Give up an admitted write that will never execute (aborted task, dropped connection). */
   cancel(ticket: WriteTicket): void;
-  /** Writes `data` (ticket.length bytes) at ticket.offset. */
+  /**
+   * Writes `data` (ticket.length bytes) at ticket.offset. Without `fua` it may resolve before the
+   * data reaches the origin (write-back, WCE=1): reads still see it, flush() makes it durable and
+   * reports a background failure. With `fua` it resolves once it and every write acknowledged
+   * before it are durable.
+   */
   write(ticket: WriteTicket, data: Uint8Array, opts?: { fua?: boolean }): Promise<void>;
   writeZeroes(ticket: WriteTicket, opts?: { unmap?: boolean }): Promise<void>;
   unmap(ticket: WriteTicket): Promise<void>;
@@ -176,7 +183,10 @@ export interface VolumeHandle {
     data: Uint8Array,
   ): Promise<{ ok: true } | { ok: false; mismatchOffset: number }>;
   read(offset: number, length: number): Promise<Buffer>;
-  /** Every write acknowledged before the call is durable when it resolves. */
+  /**
+   * Every write acknowledged before the call is durable when it resolves. Rejects (io-error) if
+   * an acknowledged write failed in the background since the last flush; reported once.
+   */
   flush(): Promise<void>;
   resize(sizeBytes: number): Promise<void>;
   lbaStatus(offset: number, length: number): LbaStatusRange[];

@@ -3,6 +3,10 @@
 // Crash ordering (dm-snap-persistent style): a COW copy is written to the COW store, its lookup
 // entry (with the copy's CRC32C) appended to the metadata log, and both made durable by
 // log.commit() BEFORE the origin overwrite is issued. See cowChunks() then execute().
+// Write-back (the LUN advertises WCE=1): a write without FUA that must wait for that commit is
+// acknowledged once its COW copy is written and its record queued; the commit wait, the origin
+// overwrite and the unlock run as a background tail that keeps the chunk locks, so the ordering
+// above is unchanged. flush() waits for the tails and reports their errors (errseq style).
 import type { EventEmitter } from "node:events";
 import { crc32c } from "@livesnap/crc32c";
 import type {
@@ -49,6 +53,12 @@ const MAX_IO_BYTES = 1 << 20;
 /** Cap on descriptors returned by one lbaStatus call. */
 const MAX_LBA_RANGES = 65536;
 const ZEROES = Buffer.alloc(MAX_IO_BYTES);
+/**
+ * Cap on write-back tails per volume (a write cache's dirty limit): beyond it a write waits for
+ * its own commit before it is acknowledged. Bounds memory (each tail holds a copy of its data)
+ * and the lock manager's queue, whose checks are linear in active entries.
+ */
+const MAX_WRITE_BACK_TAILS = 256;
 
 class AdmittedWrite implements WriteTicket {
   state: "admitted" | "executing" | "done" = "admitted";
@@ -59,6 +69,14 @@ class AdmittedWrite implements WriteTicket {
     readonly owner: Volume,
     readonly entry: LockEntry,
   ) {}
+}
+
+/**
+ * A commit round COW copies wait on, wrapped: an async function returning a bare promise would
+ * await it, and write-back must return before it settles.
+ */
+interface PendingCommit {
+  readonly durable: Promise<void>;
 }
 
 function* range(lo: number, hi: number): IterableIterator<number> {
@@ -84,7 +102,12 @@ export class Volume implements VolumeHandle {
     cowBytes: 0,
     unmaps: 0,
     flushes: 0,
+    writeBackErrors: 0,
   };
+  /** Background tails of acknowledged write-back writes, by ticket: commit -> origin overwrite -> unlock. */
+  private readonly tails = new Map<AdmittedWrite, Promise<void>>();
+  /** First error of a background tail not yet reported by flush() (Linux errseq: reported once). */
+  private writeBackError: EngineError | null = null;
   private writtenChunks: number[] = [];
   private eventScheduled = false;
   /**
@@ -168,14 +191,23 @@ export class Volume implements VolumeHandle {
     if (data.length !== ticket.length) {
       return this.rejectTicket(ticket, `data is ${data.length} bytes, ticket is ${ticket.length}`);
     }
+    if (!opts?.fua) return this.executeWriteBack(ticket, data);
     return this.execute(ticket, false, async (t) => {
-      await this.markMapped(t.entry.lo, t.entry.hi);
-      await this.originWrite(data, t.offset);
-      this.noteWritten(t.entry.lo, t.entry.hi);
-      this.counters.writes++;
-      this.counters.bytesWritten += t.length;
-      if (opts?.fua) await this.syncOrigin();
+      await this.writeData(t, data);
+      // FUA: every write acknowledged before this one reaches the origin first, then one sync
+      // makes all of them durable (as SYNCHRONIZE CACHE would).
+      await this.waitForTails((w) => w.seq < t.seq);
+      await this.syncOrigin();
     });
+  }
+
+  /** The origin part of a write: map records, then the data. Caller holds the chunks, COW done. */
+  private async writeData(t: AdmittedWrite, data: Uint8Array): Promise<void> {
+    await this.markMapped(t.entry.lo, t.entry.hi);
+    await this.originWrite(data, t.offset);
+    this.noteWritten(t.entry.lo, t.entry.hi);
+    this.counters.writes++;
+    this.counters.bytesWritten += t.length;
   }
 
   writeZeroes(ticket: WriteTicket, opts?: { unmap?: boolean }): Promise<void> {
@@ -303,13 +335,95 @@ export class Volume implements VolumeHandle {
 
   /**
    * Runs one admitted write: waits for its turn on every chunk (admission order), then applies
-   * the rollback and COW rules for its seq, then `body` writes the origin.
+   * the rollback and COW rules for its seq, waits until the COW copies are durable, then `body`
+   * writes the origin.
    */
   private async execute<T>(
     ticket: WriteTicket,
     zeroing: boolean,
     body: (t: AdmittedWrite) => Promise<T>,
   ): Promise<T> {
+    const t = this.claim(ticket);
+    try {
+      await this.locks.acquireWrite(t.entry);
+      try {
+        const copies = await this.prepareWrite(t, zeroing);
+        await this.beforeOverwrite(copies);
+        return await body(t);
+      } finally {
+        this.locks.releaseWrite(t.entry);
+      }
+    } finally {
+      this.settle(t);
+    }
+  }
+
+  /**
+   * A write without FUA. Once its COW copies are written and their records queued, it is
+   * acknowledged; a background tail waits for the commit round, issues the origin overwrite and
+   * only then releases the chunks, so later writes and reads of those chunks still wait for it.
+   * A write with no commit to wait for (nothing to preserve) runs synchronously, as does one
+   * beyond the tail cap.
+   */
+  private async executeWriteBack(ticket: WriteTicket, data: Uint8Array): Promise<void> {
+    const t = this.claim(ticket);
+    let handedOff = false;
+    try {
+      await this.locks.acquireWrite(t.entry);
+      try {
+        const copies = await this.prepareWrite(t, false);
+        if (copies && this.tails.size < MAX_WRITE_BACK_TAILS) {
+          // The caller may reuse its buffer once acknowledged.
+          this.startTail(t, copies, Buffer.from(data));
+          handedOff = true;
+          return;
+        }
+        await this.beforeOverwrite(copies);
+        await this.writeData(t, data);
+      } finally {
+        if (!handedOff) this.locks.releaseWrite(t.entry);
+      }
+    } finally {
+      if (!handedOff) this.settle(t);
+    }
+  }
+
+  /** The rest of an acknowledged write-back write. Owns t's chunk locks and its inflight count. */
+  private startTail(t: AdmittedWrite, copies: PendingCommit, data: Buffer): void {
+    const tail = (async (): Promise<void> => {
+      try {
+        // Crash ordering: COW copies and their records durable BEFORE the origin overwrite.
+        await this.beforeOverwrite(copies);
+        await this.writeData(t, data);
+      } catch (err) {
+        this.noteWriteBackError(t, toEngineError(err, "write-back"));
+      } finally {
+        this.locks.releaseWrite(t.entry);
+        this.tails.delete(t);
+        this.settle(t);
+      }
+    })();
+    this.tails.set(t, tail);
+  }
+
+  /** A background tail failed: logged, counted, and kept for the next flush() to report. */
+  private noteWriteBackError(t: AdmittedWrite, err: EngineError): void {
+    this.counters.writeBackErrors++;
+    this.writeBackError ??= err;
+    this.host.logger.error(
+      { volume: this.vs.meta.name, offset: t.offset, length: t.length, code: err.code, err: err.message },
+      "acknowledged write-back write failed; the next flush reports it",
+    );
+  }
+
+  /** Waits for the background tails (present now) that `which` selects. Tails never reject. */
+  private async waitForTails(which: (t: AdmittedWrite) => boolean): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const [t, tail] of this.tails) if (which(t)) waits.push(tail);
+    await Promise.all(waits);
+  }
+
+  private claim(ticket: WriteTicket): AdmittedWrite {
     if (!(ticket instanceof AdmittedWrite) || ticket.owner !== this) {
       throw new EngineError("invalid-argument", "ticket was not admitted by this volume");
     }
@@ -317,29 +431,34 @@ export class Volume implements VolumeHandle {
       throw new EngineError("invalid-argument", "ticket already used or cancelled");
     ticket.state = "executing";
     this.inflight++;
+    return ticket;
+  }
+
+  private settle(t: AdmittedWrite): void {
+    t.state = "done";
+    this.inflight--;
+    if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /**
+   * Caller holds t's chunks. Rollback restore and COW copies for t's seq; returns the commit that
+   * makes the copies durable (null if none is needed), which must resolve before the overwrite.
+   */
+  private async prepareWrite(t: AdmittedWrite, zeroing: boolean): Promise<PendingCommit | null> {
+    this.checkUsable();
+    if (t.offset + t.length > this.vs.meta.sizeBytes) {
+      throw new EngineError("out-of-range", "write past the end of the volume (resized)");
+    }
+    return this.prepareChunks(t.seq, t.entry.lo, t.entry.hi, zeroing);
+  }
+
+  /** Everything an origin overwrite must wait for: its COW copies, then a pending delete's commit. */
+  private async beforeOverwrite(copies: PendingCommit | null): Promise<void> {
     try {
-      await this.locks.acquireWrite(ticket.entry);
-      try {
-        this.checkUsable();
-        if (ticket.offset + ticket.length > this.vs.meta.sizeBytes) {
-          throw new EngineError("out-of-range", "write past the end of the volume (resized)");
-        }
-        await this.prepareChunks(ticket.seq, ticket.entry.lo, ticket.entry.hi, zeroing);
-        if (this.relaxation) {
-          try {
-            await this.relaxation;
-          } catch (err) {
-            throw toEngineError(err, "metadata commit");
-          }
-        }
-        return await body(ticket);
-      } finally {
-        this.locks.releaseWrite(ticket.entry);
-      }
-    } finally {
-      ticket.state = "done";
-      this.inflight--;
-      if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
+      if (copies) await copies.durable;
+      if (this.relaxation) await this.relaxation;
+    } catch (err) {
+      throw toEngineError(err, "metadata commit");
     }
   }
 
@@ -348,26 +467,38 @@ export class Volume implements VolumeHandle {
    * `zeroing`: the write only zeroes, so chunks that are not mapped (already zero) do not change
    * and need no copy.
    */
-  private async prepareChunks(seq: number, lo: number, hi: number, zeroing: boolean): Promise<void> {
+  private async prepareChunks(
+    seq: number,
+    lo: number,
+    hi: number,
+    zeroing: boolean,
+  ): Promise<PendingCommit | null> {
     const rb = this.vs.rollback;
     if (rb && seq > rb.seq) {
       for (const c of [...rb.pending.membersInRange(lo, hi)]) await this.restoreChunk(c);
     }
-    await this.cowChunks(seq, lo, hi, zeroing);
+    return this.cowChunks(seq, lo, hi, zeroing);
   }
 
   /**
    * The COW rule. The write at `seq` preserves only into the newest snapshot older than it
    * (older snapshots fall through to that one), so its cost does not grow with their number.
+   * Writes the copies and queues their record; returns the commit that makes both durable (null:
+   * nothing to wait for). The caller must await it before issuing the origin overwrite.
    */
-  private async cowChunks(seq: number, lo: number, hi: number, zeroing: boolean): Promise<void> {
+  private async cowChunks(
+    seq: number,
+    lo: number,
+    hi: number,
+    zeroing: boolean,
+  ): Promise<PendingCommit | null> {
     const idx = this.vs.newestIndexBefore(seq);
     const target = this.vs.snapshots[idx];
-    if (!target?.valid) return;
+    if (!target?.valid) return null;
     const need: number[] = [];
     const candidates = zeroing ? this.vs.mapped.membersInRange(lo, hi) : range(lo, hi);
     for (const c of candidates) if (!target.table.has(c)) need.push(c);
-    if (need.length === 0) return;
+    if (need.length === 0) return null;
 
     const cs = this.chunkSize;
     const copies = await Promise.all(
@@ -394,7 +525,7 @@ export class Volume implements VolumeHandle {
       const code = err instanceof EngineError ? err.code : errnoCode(err);
       if (code === "no-space" || code === "ENOSPC" || code === "EDQUOT") {
         await this.invalidateFrom(seq, "COW store full");
-        return;
+        return null;
       }
       throw toEngineError(err, "COW store write");
     }
@@ -402,7 +533,7 @@ export class Volume implements VolumeHandle {
     const now = this.vs.snapshots[this.vs.newestIndexBefore(seq)];
     if (!now?.valid) {
       this.store.release(slots);
-      return;
+      return null;
     }
     const chunks: number[] = [];
     const kept: number[] = [];
@@ -419,7 +550,7 @@ export class Volume implements VolumeHandle {
         crcs.push(slot === ZERO_SLOT ? 0 : crc32c(copies[i] as Buffer));
       }
     }
-    if (chunks.length === 0) return;
+    if (chunks.length === 0) return null;
     this.host.record({
       type: "cow",
       volKey: this.vs.meta.key,
@@ -430,12 +561,12 @@ export class Volume implements VolumeHandle {
     });
     this.counters.cowCopies += chunks.length;
     this.counters.cowBytes += kept.filter((s) => s !== ZERO_SLOT).length * cs;
-    // Durable COW data + lookup entry BEFORE the caller issues the origin overwrite.
-    try {
-      await this.host.log.commit();
-    } catch (err) {
-      throw toEngineError(err, "metadata commit");
-    }
+    // Durable COW data + lookup entry BEFORE the caller issues the origin overwrite: the caller
+    // awaits this (a write-back write after its acknowledgement, in its tail).
+    const durable = this.host.log.commit();
+    // Handled here so a failing round is never an unhandled rejection; awaiting still throws.
+    durable.catch(() => undefined);
+    return { durable };
   }
 
   /** COW store full for the write at `seq`: its target snapshot and every older one lose data. */
@@ -528,6 +659,8 @@ export class Volume implements VolumeHandle {
 
   async flush(): Promise<void> {
     this.checkUsable();
+    // Every write acknowledged before this call has reached the origin (or failed) first.
+    await this.waitForTails(() => true);
     await this.syncOrigin();
     // Every map record is queued before its data is written, so a clear queued now can only
     // become durable after all of them: the regions need no scan after that.
@@ -538,6 +671,12 @@ export class Volume implements VolumeHandle {
       await this.host.log.commit();
     } catch (err) {
       throw toEngineError(err, "metadata commit");
+    }
+    // A write acknowledged earlier was lost in its background tail: this flush reports it, once.
+    const lost = this.writeBackError;
+    if (lost) {
+      this.writeBackError = null;
+      throw new EngineError(lost.code, `an acknowledged write failed in the background: ${lost.message}`);
     }
     this.counters.flushes++;
   }
@@ -591,6 +730,8 @@ export class Volume implements VolumeHandle {
         throw new EngineError("busy", "cannot shrink a volume that has snapshots (their data would be lost)");
       }
       if (this.vs.rollback) throw new EngineError("busy", "rollback in progress");
+      // An acknowledged write must not land past the new end after the truncate.
+      await this.waitForTails(() => true);
       await this.origin.truncate(sizeBytes);
       const firstGone = Math.ceil(sizeBytes / m.chunkSize);
       const gone = [...this.vs.mapped.sorted()].filter((c) => c >= firstGone);
@@ -833,7 +974,7 @@ export class Volume implements VolumeHandle {
     const rb = this.vs.rollback;
     if (!rb) return;
     // The restore is a write at seq R: snapshots older than R must keep the current content.
-    await this.cowChunks(rb.seq, chunk, chunk + 1, false);
+    await this.beforeOverwrite(await this.cowChunks(rb.seq, chunk, chunk + 1, false));
     const cs = this.chunkSize;
     const size = this.vs.meta.sizeBytes;
     const len = Math.min(cs, size - chunk * cs);
@@ -892,7 +1033,10 @@ export class Volume implements VolumeHandle {
 
   // ---- lifecycle ---------------------------------------------------------------------------
 
-  /** Stops background work and waits for executing writes; the pool then closes the files. */
+  /**
+   * Stops background work and waits for executing writes and write-back tails (they count as
+   * inflight); the pool then closes the files.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

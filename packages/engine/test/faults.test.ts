@@ -107,20 +107,33 @@ describe("fault injection", () => {
     });
   });
 
-  it("EIO on the metadata log fsync fails the write before the origin is touched", async () => {
+  it("EIO on the metadata log fsync: a FUA write fails, a write-back write reports it at the next flush; the origin is never touched", async () => {
     await withTempDir(async (dir) => {
       const storage = new HookedStorage(dir, {});
-      const pool = await openPool({ dir, chunkSize: CS, storage });
+      const logged: string[] = [];
+      const logger = { info() {}, warn() {}, error: (_o: object, msg?: string) => logged.push(msg ?? "") };
+      const pool = await openPool({ dir, chunkSize: CS, storage, logger });
       const vol = await pool.createVolume("v", { sizeBytes: 64 * 1024 });
-      const old = pattern(1, CS);
-      await vol.write(vol.admit(0, CS), old);
+      const old = pattern(1, 2 * CS);
+      await vol.write(vol.admit(0, old.length), old);
       await vol.createSnapshot("s");
       storage.hooks = {
         sync: (name) => (name.startsWith("log-") ? Promise.reject(errno("EIO")) : undefined),
       };
-      await expect(vol.write(vol.admit(0, CS), pattern(2, CS))).rejects.toMatchObject({ code: "io-error" });
-      expect((await vol.read(0, CS)).equals(old)).toBe(true);
+      // FUA keeps the synchronous path: the commit failure is the write's own error.
+      await expect(vol.write(vol.admit(0, CS), pattern(2, CS), { fua: true })).rejects.toMatchObject({
+        code: "io-error",
+      });
+      // Write-back: acknowledged once the copy is written; the failed commit stops the overwrite.
+      await vol.write(vol.admit(CS, CS), pattern(3, CS));
+      expect((await vol.read(0, 2 * CS)).equals(old)).toBe(true);
+      expect(vol.stats().writeBackErrors).toBe(1);
+      expect(logged.some((m) => m.includes("write-back"))).toBe(true);
       storage.hooks = {};
+      await expect(vol.flush()).rejects.toMatchObject({ code: "io-error" });
+      // Reported once; the records kept for the next round are now durable.
+      await vol.flush();
+      expect((await vol.getSnapshot("s").read(0, 2 * CS)).equals(old)).toBe(true);
       await pool.close();
     });
   });

@@ -19,7 +19,8 @@ type Op =
   | { k: "readSnap"; pick: number }
   | { k: "settle"; reverse: boolean }
   | { k: "reopen" }
-  | { k: "rollback"; pick: number };
+  | { k: "rollback"; pick: number }
+  | { k: "flush" };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -47,6 +48,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.boolean().map((reverse) => ({ k: "settle" as const, reverse })) },
   { weight: 1, arbitrary: fc.constant({ k: "reopen" as const }) },
   { weight: 1, arbitrary: fc.nat().map((pick) => ({ k: "rollback" as const, pick })) },
+  { weight: 1, arbitrary: fc.constant({ k: "flush" as const }) },
 );
 
 interface Pending {
@@ -71,7 +73,9 @@ async function runProgram(dir: string, chunkSize: number, ops: Op[]): Promise<vo
       offset: p.ticket.offset,
       data: p.data ?? Buffer.alloc(p.ticket.length),
     });
-    const run = p.data ? vol.write(p.ticket, p.data) : vol.unmap(p.ticket);
+    // Every fifth write is FUA (synchronous path); the others may be acknowledged write-back.
+    const fua = p.ticket.seq % 5 === 0;
+    const run = p.data ? vol.write(p.ticket, p.data, { fua }) : vol.unmap(p.ticket);
     inflight.push(run.then(() => unfinished.delete(p.ticket.seq)));
   };
 
@@ -152,6 +156,10 @@ async function runProgram(dir: string, chunkSize: number, ops: Op[]): Promise<vo
       }
       case "settle":
         await settle(op.reverse);
+        break;
+      case "flush":
+        // Races the writes in flight; waits for the tails acknowledged so far.
+        checks.push(vol.flush());
         break;
       case "reopen":
         await settle(false);
