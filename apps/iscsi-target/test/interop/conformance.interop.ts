@@ -1,7 +1,7 @@
 // libiscsi's conformance suite (iscsi-test-cu) against the built daemon, on a scratch volume:
-// every test must pass except the ones listed below with the reason. Prints the counts.
-
+// every test tgt passes must pass here too, and at least MIN_PASS overall. Prints the counts.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { requireTool } from "../helpers/tools.js";
 import { type DaemonProcess, spawnDaemon } from "./daemon-process.js";
@@ -9,11 +9,19 @@ import { type DaemonProcess, spawnDaemon } from "./daemon-process.js";
 const IQN = "iqn.2026-11.io.livesnap:conformance";
 
 /**
- * Known failures, each also failed by tgt 1.0.85 (the reference target).
- * iSCSIDataSnInvalid: one of its four cases relies on libiscsi's reconnect timing; the target
- * drops the connection on a bad DataSN as ERL 0 requires.
+ * Tests the reference target (tgt) does not pass (FAIL or SKIP): a FAIL there is reported but
+ * does not fail this suite; a FAIL anywhere else does. Suite.Test names, as iscsi-test-cu prints.
  */
-const ALLOWED_FAILURES = new Set(["iSCSI.iSCSIdatasn.iSCSIDataSnInvalid"]);
+const TGT_NOT_PASSING = new Set<string>(
+  (
+    JSON.parse(readFileSync(new URL("./tgt-not-passing.json", import.meta.url), "utf8")) as {
+      notPassing: string[];
+    }
+  ).notPassing,
+);
+
+/** The issue's goal for the whole suite. */
+const MIN_PASS = 200;
 
 /** Families to run (LIVESNAP_CU_TESTS overrides, e.g. "ALL" or "SCSI.Read10"). */
 const TESTS = process.env.LIVESNAP_CU_TESTS ?? "ALL";
@@ -90,7 +98,8 @@ it("iscsi-test-cu passes everything tgt passes, and more", async () => {
     }
     if (current) {
       current.text += `\n${line}`;
-      const v = /(passed|FAILED)\s*$/.exec(line);
+      // The verdict ends a line, or starts one when the test kept logging after it.
+      const v = /(passed|FAILED)\s*$/.exec(line) ?? /^(passed|FAILED)\b/.exec(line);
       if (v) finish(v[1] as string);
     }
   }
@@ -100,8 +109,9 @@ it("iscsi-test-cu passes everything tgt passes, and more", async () => {
   );
   expect(out).toContain("Run Summary");
   expect(results.length).toBeGreaterThan(0);
-  // Suite names in the output lack the family: match allowed names by their last two parts.
-  const allowed = new Set([...ALLOWED_FAILURES].map((n) => n.split(".").slice(-2).join(".")));
-  const unexpected = results.filter((r) => r.status === "FAIL" && !allowed.has(r.name));
-  expect(unexpected.map((r) => r.name)).toEqual([]);
+  const failed = results.filter((r) => r.status === "FAIL").map((r) => r.name);
+  const beyondTgt = failed.filter((n) => TGT_NOT_PASSING.has(n));
+  if (beyondTgt.length > 0) console.warn(`failing where tgt does not pass either: ${beyondTgt.join(", ")}`);
+  expect(failed.filter((n) => !TGT_NOT_PASSING.has(n))).toEqual([]);
+  if (TESTS === "ALL") expect(count("PASS")).toBeGreaterThanOrEqual(MIN_PASS);
 });
