@@ -194,6 +194,7 @@ export class Volume implements VolumeHandle {
     if (!opts?.fua) return this.executeWriteBack(ticket, data);
     return this.execute(ticket, false, async (t) => {
       await this.writeData(t, data);
+      this.countWrite(t);
       // FUA: every write acknowledged before this one reaches the origin first, then one sync
       // makes all of them durable (as SYNCHRONIZE CACHE would).
       await this.waitForTails((w) => w.seq < t.seq);
@@ -206,6 +207,10 @@ export class Volume implements VolumeHandle {
     await this.markMapped(t.entry.lo, t.entry.hi);
     await this.originWrite(data, t.offset);
     this.noteWritten(t.entry.lo, t.entry.hi);
+  }
+
+  /** Stats count a write when it is acknowledged (a write-back one before its tail ends). */
+  private countWrite(t: AdmittedWrite): void {
     this.counters.writes++;
     this.counters.bytesWritten += t.length;
   }
@@ -376,10 +381,12 @@ export class Volume implements VolumeHandle {
           // The caller may reuse its buffer once acknowledged.
           this.startTail(t, copies, Buffer.from(data));
           handedOff = true;
+          this.countWrite(t);
           return;
         }
         await this.beforeOverwrite(copies);
         await this.writeData(t, data);
+        this.countWrite(t);
       } finally {
         if (!handedOff) this.locks.releaseWrite(t.entry);
       }

@@ -76,6 +76,7 @@ describe("write-back acknowledgement", () => {
       for (let waited = 0; gate.held === 0 && waited < 5000; waited += 5) await sleep(5);
       expect(gate.held).toBeGreaterThan(0);
       expect(originWrites).toBe(0);
+      expect(vol.stats().writes).toBe(2); // counted when acknowledged
       expect((await originOnDisk(dir, vol, 0, CS)).equals(old.subarray(0, CS))).toBe(true);
       // A read of another chunk is not delayed; a read of the written chunk waits for the tail.
       expect((await vol.read(CS, CS)).equals(old.subarray(CS, 2 * CS))).toBe(true);
