@@ -361,11 +361,8 @@ async function recovery(): Promise<void> {
     await vol.flush();
     // No close: the next open must replay the whole log (like after a crash). The pool lock
     // refuses a second open in this process, so the crash image is a copy without the lock.
-    const crashed = join(dir, "crashed");
-    await cp(dir, crashed, {
-      recursive: true,
-      filter: (src) => !src.endsWith("pool.lock") && src !== crashed,
-    });
+    const crashed = await mkdtemp(join(tmpdir(), "livesnap-bench-crashed-"));
+    await cp(dir, crashed, { recursive: true, filter: (src) => !src.endsWith("pool.lock") });
     const t0 = performance.now();
     const again = await openPool({ dir: crashed });
     const replay = performance.now() - t0;
@@ -384,6 +381,7 @@ async function recovery(): Promise<void> {
     );
     await third.close();
     await pool.close().catch(() => undefined);
+    await rm(crashed, { recursive: true, force: true });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
