@@ -153,22 +153,22 @@ async function plainVsCow(): Promise<void> {
     row("plain 4 KiB overwrite with FUA (durable), QD1", `${fmt(m.fua1)} IOPS`, "");
     row("plain 4 KiB overwrite with FUA (durable), QD32", `${fmt(m.fua32)} IOPS`, "");
     row(
-      "first write after snapshot (COW), QD1",
+      "first write after snapshot (COW, no FUA), QD1",
       `${fmt(m.first1)} IOPS`,
       `p50 ${us(p50first1)}; cost ${fmt(m.plain1 / m.first1, 2)}x plain, ${fmt(m.fua1 / m.first1, 2)}x FUA`,
     );
     row(
-      "first write after snapshot (COW), QD32",
+      "first write after snapshot (COW, no FUA), QD32",
       `${fmt(m.first32)} IOPS`,
       `p50 ${us(p50first32)}; cost ${fmt(m.plain32 / m.first32, 2)}x plain, ${fmt(m.fua32 / m.first32, 2)}x FUA`,
     );
     row(
-      "first write after snapshot + closing flush, QD1",
+      "first write (no FUA) + closing flush, QD1",
       `${fmt(median(firstFlushed1))} IOPS`,
       `plain + flush: ${fmt(median(plainFlushed1))} IOPS; cost ${fmt(median(plainFlushed1) / median(firstFlushed1), 2)}x`,
     );
     row(
-      "first write after snapshot + closing flush, QD32",
+      "first write (no FUA) + closing flush, QD32",
       `${fmt(median(firstFlushed32))} IOPS`,
       `plain + flush: ${fmt(median(plainFlushed32))} IOPS; cost ${fmt(median(plainFlushed32) / median(firstFlushed32), 2)}x`,
     );
