@@ -67,6 +67,48 @@ describe("data transfer", () => {
     expect(back.status.bhs[3]).toBe(0);
   });
 
+  it("keeps MaxOutstandingR2T R2Ts of at most MaxBurstLength in flight", async () => {
+    const t = await target();
+    const ini = await session(t, {
+      InitialR2T: "Yes",
+      ImmediateData: "No",
+      MaxBurstLength: "8192",
+      FirstBurstLength: "8192",
+      MaxOutstandingR2T: "4",
+    });
+    expect(ini.negotiated.get("MaxOutstandingR2T")).toBe("4");
+    const data = randomBytes(65536);
+    const itt = ini.command({ cdb: write10(0, 128), write: true, edtl: data.length });
+    const first: { offset: number; length: number; r2tSN: number; ttt: number }[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r2t = await ini.expect(TargetOpcode.readyToTransfer);
+      first.push({
+        offset: r2t.bhs.readUInt32BE(40),
+        length: r2t.bhs.readUInt32BE(44),
+        r2tSN: r2t.bhs.readUInt32BE(36),
+        ttt: r2t.bhs.readUInt32BE(20),
+      });
+    }
+    expect(first.map(({ ttt: _, ...r }) => r)).toEqual(
+      [0, 1, 2, 3].map((i) => ({ offset: i * 8192, length: 8192, r2tSN: i })),
+    );
+    expect(await ini.next(200)).toBeUndefined(); // no fifth before one is answered
+    for (const r of first) {
+      ini.dataOut({
+        itt,
+        ttt: r.ttt,
+        offset: r.offset,
+        data: data.subarray(r.offset, r.offset + r.length),
+        dataSN: 0,
+        final: true,
+      });
+    }
+    const rsp = await ini.serveWrite(itt, data); // the remaining four R2Ts, then status
+    expect(rsp.bhs[3]).toBe(0);
+    expect(rsp.bhs.readUInt32BE(36)).toBe(8); // ExpDataSN: R2Ts sent for the command
+    expect(t.backends[0]?.data.subarray(0, data.length).equals(data)).toBe(true);
+  });
+
   it("accepts unsolicited Data-Out up to FirstBurstLength when InitialR2T=No", async () => {
     const t = await target();
     const ini = await session(t, { InitialR2T: "No", ImmediateData: "No", FirstBurstLength: "8192" });
