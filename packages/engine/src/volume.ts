@@ -59,6 +59,8 @@ const ZEROES = Buffer.alloc(MAX_IO_BYTES);
  * and the lock manager's queue, whose checks are linear in active entries.
  */
 const MAX_WRITE_BACK_TAILS = 256;
+/** The same limit in bytes of data held by tails (writes may be up to 1 MiB each). */
+const MAX_WRITE_BACK_BYTES = 32 << 20;
 
 class AdmittedWrite implements WriteTicket {
   state: "admitted" | "executing" | "done" = "admitted";
@@ -106,6 +108,7 @@ export class Volume implements VolumeHandle {
   };
   /** Background tails of acknowledged write-back writes, by ticket: commit -> origin overwrite -> unlock. */
   private readonly tails = new Map<AdmittedWrite, Promise<void>>();
+  private tailBytes = 0;
   /** First error of a background tail not yet reported by flush() (Linux errseq: reported once). */
   private writeBackError: EngineError | null = null;
   private writtenChunks: number[] = [];
@@ -377,7 +380,11 @@ export class Volume implements VolumeHandle {
       await this.locks.acquireWrite(t.entry);
       try {
         const copies = await this.prepareWrite(t, false);
-        if (copies && this.tails.size < MAX_WRITE_BACK_TAILS) {
+        if (
+          copies &&
+          this.tails.size < MAX_WRITE_BACK_TAILS &&
+          this.tailBytes + data.length <= MAX_WRITE_BACK_BYTES
+        ) {
           // The caller may reuse its buffer once acknowledged.
           this.startTail(t, copies, Buffer.from(data));
           handedOff = true;
@@ -397,6 +404,7 @@ export class Volume implements VolumeHandle {
 
   /** The rest of an acknowledged write-back write. Owns t's chunk locks and its inflight count. */
   private startTail(t: AdmittedWrite, copies: PendingCommit, data: Buffer): void {
+    this.tailBytes += data.length;
     const tail = (async (): Promise<void> => {
       try {
         // Crash ordering: COW copies and their records durable BEFORE the origin overwrite.
@@ -407,6 +415,7 @@ export class Volume implements VolumeHandle {
       } finally {
         this.locks.releaseWrite(t.entry);
         this.tails.delete(t);
+        this.tailBytes -= data.length;
         this.settle(t);
       }
     })();

@@ -212,4 +212,32 @@ describe("write-back acknowledgement", () => {
       await p2.close();
     });
   });
+
+  it("bounds the bytes held by tails (32 MiB): a 1 MiB write beyond them waits for its commit", async () => {
+    await withTempDir(async (dir) => {
+      const storage = new HookedStorage(dir, {});
+      const MiB = 1 << 20;
+      const count = 34;
+      const pool = await openPool({ dir, chunkSize: MiB, storage });
+      const vol = await pool.createVolume("v", { sizeBytes: count * MiB });
+      for (let i = 0; i < count; i++) await vol.write(vol.admit(i * MiB, MiB), pattern(i, MiB));
+      await vol.createSnapshot("s");
+      const gate = new Gate();
+      storage.hooks = { sync: (name) => (name.startsWith("log-") ? gate.wait() : undefined) };
+      const data = Buffer.alloc(MiB, 0x5a);
+      const probes = Array.from({ length: count }, (_, i) =>
+        settled(vol.write(vol.admit(i * MiB, MiB), data)),
+      );
+      const acked = (): number => probes.filter((done) => done()).length;
+      for (let waited = 0; acked() < 32 && waited < 10000; waited += 20) await sleep(20);
+      await sleep(100);
+      expect(acked()).toBe(32);
+      gate.release();
+      await vol.flush();
+      expect(acked()).toBe(count);
+      expect((await vol.getSnapshot("s").read(33 * MiB, MiB)).equals(pattern(33, MiB))).toBe(true);
+      expect((await vol.read(33 * MiB, MiB)).equals(data)).toBe(true);
+      await pool.close();
+    });
+  });
 });
