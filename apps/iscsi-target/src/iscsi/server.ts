@@ -39,8 +39,20 @@ export interface IscsiServerOptions {
   /** CmdSN window per session. */
   queueDepth?: number;
   discoveryChap?: LoginConfig["discoveryChap"];
+  /**
+   * Called once per completed SCSI command (response sent or dropped) with its latency; on the
+   * I/O path, so it must be cheap. `kind` comes from the command's R/W bits.
+   */
+  onCommandDone?: CommandObserver;
   logger: Logger;
 }
+
+export type CommandObserver = (
+  target: string,
+  lun: number,
+  kind: "read" | "write" | "other",
+  seconds: number,
+) => void;
 
 export interface SessionSummary {
   tsih: number;
@@ -189,6 +201,7 @@ export class IscsiServer implements LoginAuthority, SessionHost {
         initialCmdSN: req.cmdSN,
         queueDepth: this.queueDepth,
         logger: this.logger,
+        ...(this.options.onCommandDone ? { onCommandDone: this.options.onCommandDone } : {}),
       },
       this,
     );
@@ -250,6 +263,15 @@ export class IscsiServer implements LoginAuthority, SessionHost {
   abortTasksOnTarget(targetName: string, lun: number | undefined, except: Session | undefined): void {
     for (const s of this.sessions.values()) {
       if (s !== except && s.targetName === targetName) s.abortTasks(lun);
+    }
+  }
+
+  /** PREEMPT AND ABORT: abort the tasks on `lun` of the sessions whose nexus key is in `keys`. */
+  abortNexusTasks(targetName: string, lun: number, keys: readonly string[]): void {
+    for (const s of this.sessions.values()) {
+      if (s.targetName === targetName && s.nexusKey !== undefined && keys.includes(s.nexusKey)) {
+        s.abortTasks(lun);
+      }
     }
   }
 

@@ -23,6 +23,7 @@ import {
   IscsiProtocolError,
   type ItNexus,
   isImmediate,
+  nexusKey,
   opcodeOf,
   type ParsedPdu,
   type Pdu,
@@ -47,6 +48,7 @@ import {
 } from "@livesnap/iscsi";
 import type { Logger } from "pino";
 import { residualFor } from "./residual.js";
+import type { CommandObserver } from "./server.js";
 import { type ReadyAdmission, ScsiTask } from "./task.js";
 
 /** What the session needs from its connection. */
@@ -84,6 +86,7 @@ export interface SessionOptions {
   /** Commands the target accepts at once (the CmdSN window). */
   queueDepth: number;
   logger: Logger;
+  onCommandDone?: CommandObserver;
 }
 
 export class Session {
@@ -92,6 +95,9 @@ export class Session {
   readonly params: SessionParameters;
   readonly port: ScsiTargetPort | undefined;
   readonly nexus: ItNexus | undefined;
+  /** `nexusKey(nexus)`, as PREEMPT AND ABORT names the nexuses to abort. */
+  readonly nexusKey: string | undefined;
+  private readonly onCommandDone: CommandObserver | undefined;
   readonly loggedInAt = new Date();
   private expCmdSN: number;
   private maxCmdSN: number;
@@ -115,6 +121,8 @@ export class Session {
     this.params = opts.params;
     this.port = opts.port;
     this.nexus = opts.nexus;
+    this.nexusKey = opts.nexus ? nexusKey(opts.nexus) : undefined;
+    this.onCommandDone = opts.onCommandDone;
     this.expCmdSN = opts.initialCmdSN >>> 0;
     this.queueDepth = opts.queueDepth;
     this.maxCmdSN = snAdd(this.expCmdSN, opts.queueDepth - 1);
@@ -405,9 +413,14 @@ export class Session {
     if (task.state === "done") return;
     task.state = "done";
     this.forget(task);
+    const req = task.request;
+    const observe = this.onCommandDone;
+    if (observe !== undefined) {
+      const kind = req.read ? "read" : req.write ? "write" : "other";
+      observe(this.params.targetName ?? "", req.lun, kind, (performance.now() - task.arrivedAt) / 1000);
+    }
     const link = this.link;
     if (task.aborted || this.closed || !link) return;
-    const req = task.request;
     const edtl = req.expectedDataTransferLength;
     const data = response.dataIn;
     let residual: Residual;

@@ -45,6 +45,8 @@ export interface TargetRegistryOptions {
   logger: Logger;
   portals: () => PortalInfo[];
   sessions: () => SessionInfo[];
+  /** PREEMPT AND ABORT: abort the tasks of these nexuses on `lun` of `target` (the transport's job). */
+  abortTasks?: (target: string, lun: number, nexusKeys: readonly string[]) => void;
 }
 
 const MAX_LUN = 16383;
@@ -58,7 +60,15 @@ export class TargetRegistry implements TargetControl {
   constructor(private readonly opts: TargetRegistryOptions) {
     this.stateFile = join(opts.dataDir, "target-luns.json");
     for (const t of opts.config.targets) {
-      this.targets.set(t.iqn, { config: t, scsi: createScsiTargetPort(), luns: new Map() });
+      const scsi = createScsiTargetPort({
+        onInternalError: (err, where) =>
+          opts.logger.error(
+            { err, target: t.iqn, lun: where.lun, opcode: where.opcode },
+            "SCSI internal error",
+          ),
+        abortTasks: (lun, keys) => this.opts.abortTasks?.(t.iqn, lun, keys),
+      });
+      this.targets.set(t.iqn, { config: t, scsi, luns: new Map() });
     }
   }
 
@@ -96,6 +106,11 @@ export class TargetRegistry implements TargetControl {
   /** What the iSCSI server logs initiators into. */
   servedTargets(): readonly ServedTarget[] {
     return this.served;
+  }
+
+  /** Name of the volume behind `lun` of `target` (a snapshot LUN names its volume), for metrics. */
+  volumeOf(target: string, lun: number): string | undefined {
+    return this.targets.get(target)?.luns.get(lun)?.source.volume;
   }
 
   private rebuildServed(): void {

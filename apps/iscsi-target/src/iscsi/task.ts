@@ -38,6 +38,8 @@ export class ScsiTask {
   readonly r2ts = new Map<number, OutstandingR2T>();
   /** Data-In PDUs + R2Ts sent, for ExpDataSN in the SCSI Response. */
   dataSN = 0;
+  /** performance.now() when the command PDU arrived (command latency metric). */
+  readonly arrivedAt = performance.now();
   /** Allocated when the first Data-Out byte arrives: a command alone never costs its EDTL in memory. */
   private data: Buffer | undefined;
 

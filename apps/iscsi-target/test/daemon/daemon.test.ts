@@ -94,6 +94,34 @@ describe("daemon", () => {
     ).toBe(true);
   });
 
+  it("times every SCSI command into the command latency histogram", async () => {
+    const dir = tempDir();
+    const d = await start(join(dir, "data"), writeConfig(dir));
+    const url = `iscsi://127.0.0.1:${d.portals[0]?.port}/${IQN}/0`;
+    const io = await run("qemu-io", [
+      "-f",
+      "raw",
+      "-c",
+      "write -P 0x5a 0 64k",
+      "-c",
+      "read -P 0x5a 0 64k",
+      url,
+    ]);
+    expect(io.code).toBe(0);
+    const res = await fetch(`${d.apiUrl}/metrics`, { headers: { authorization: `Bearer ${d.apiToken}` } });
+    const text = await res.text();
+    const count = (kind: string) =>
+      Number(
+        new RegExp(
+          `livesnap_scsi_command_duration_seconds_count\\{[^}]*volume="vol0"[^}]*kind="${kind}"[^}]*\\} (\\d+)`,
+        ).exec(text)?.[1] ?? 0,
+      );
+    expect(count("write")).toBeGreaterThan(0);
+    expect(count("read")).toBeGreaterThan(0);
+    // INQUIRY, READ CAPACITY, TEST UNIT READY during qemu's open.
+    expect(count("other")).toBeGreaterThan(0);
+  });
+
   it("keeps an exposed snapshot LUN across a restart, and drops it with its snapshot", async () => {
     const dir = tempDir();
     const cfg = writeConfig(dir);

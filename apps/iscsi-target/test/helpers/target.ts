@@ -22,7 +22,11 @@ export async function startTestTarget(
     target?: Partial<ServedTarget>;
   } & Partial<IscsiServerOptions> = {},
 ): Promise<TestTarget> {
-  const port = createScsiTargetPort();
+  // PREEMPT AND ABORT reaches the sessions the way the daemon wires it.
+  let server: IscsiServer | undefined;
+  const port = createScsiTargetPort({
+    abortTasks: (lun, keys) => server?.abortNexusTasks(TEST_IQN, lun, keys),
+  });
   const backends: ReturnType<typeof memoryBackend>[] = [];
   for (let lun = 0; lun < (opts.luns ?? 1); lun++) {
     const b = memoryBackend(
@@ -33,7 +37,7 @@ export async function startTestTarget(
     port.addLun(lun, b);
   }
   const targets: ServedTarget[] = [{ name: TEST_IQN, port, ...opts.target }];
-  const server = new IscsiServer({
+  server = new IscsiServer({
     targets: () => targets,
     logger: pino({ level: process.env.LIVESNAP_TEST_LOG ?? "silent" }),
     ...opts,

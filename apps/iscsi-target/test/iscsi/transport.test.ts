@@ -228,6 +228,53 @@ describe("task management", () => {
     expect(back.status.bhs.readUInt32BE(16)).toBe(r);
   });
 
+  it("PERSISTENT RESERVE OUT PREEMPT AND ABORT aborts the preempted session's waiting write", async () => {
+    const t = await target();
+    const keys = { InitialR2T: "Yes", ImmediateData: "No" };
+    const a = await session(t, keys, Buffer.from("400000000a01", "hex"));
+    const b = await session(t, keys, Buffer.from("400000000b01", "hex"));
+    const prOut = (ini: RawInitiator, sa: number, key: bigint, sark: bigint) => {
+      const cdb = Buffer.alloc(10);
+      cdb[0] = 0x5f;
+      cdb[1] = sa;
+      cdb[2] = 0x01; // scope LU, type WRITE EXCLUSIVE
+      cdb.writeUInt32BE(24, 5);
+      const params = Buffer.alloc(24);
+      params.writeBigUInt64BE(key, 0);
+      params.writeBigUInt64BE(sark, 8);
+      const itt = ini.command({ cdb, write: true, edtl: 24 });
+      return ini.serveWrite(itt, params);
+    };
+    for (const [ini, key] of [
+      [a, 0xaan],
+      [b, 0xbbn],
+    ] as const) {
+      expect((await prOut(ini, 0x00, 0n, key)).bhs[3]).toBe(0); // REGISTER
+    }
+    expect((await prOut(b, 0x01, 0xbbn, 0n)).bhs[3]).toBe(0); // RESERVE
+    const w = b.command({ cdb: write10(0, 8), write: true, edtl: 4096 });
+    const r2t = await b.expect(TargetOpcode.readyToTransfer);
+    expect(r2t.bhs.readUInt32BE(16)).toBe(w);
+
+    expect((await prOut(a, 0x05, 0xaan, 0xbbn)).bhs[3]).toBe(0); // PREEMPT AND ABORT
+
+    // B's data now arrives for a task that no longer exists: no response; the ping answers first.
+    b.dataOut({
+      itt: w,
+      ttt: r2t.bhs.readUInt32BE(20),
+      offset: 0,
+      data: Buffer.alloc(4096, 0x77),
+      dataSN: 0,
+      final: true,
+    });
+    const ping = b.nopOut({ immediate: true });
+    const next = await b.next();
+    expect(next && (next.bhs[0] as number) & 0x3f).toBe(TargetOpcode.nopIn);
+    expect(next?.bhs.readUInt32BE(16)).toBe(ping);
+    const r = a.command({ cdb: read10(0, 8), read: true, edtl: 4096 });
+    expect((await a.collectRead(r, 4096)).data.equals(Buffer.alloc(4096))).toBe(true);
+  });
+
   it("ABORT TASK for an unknown task not yet received says it does not exist", async () => {
     const t = await target();
     const ini = await session(t);
