@@ -11,4 +11,5 @@ export * from "./requests.js";
 export * from "./scsi/index.js";
 export * from "./send-targets.js";
 export * from "./serializer.js";
+export * from "./slab.js";
 export * from "./text.js";

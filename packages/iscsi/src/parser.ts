@@ -6,6 +6,7 @@ import { padLength } from "./buffer-io.js";
 import { computeDigest, DIGEST_LENGTH, readDigest } from "./digest.js";
 import { IscsiProtocolError } from "./errors.js";
 import { BHS_LENGTH, dataSegmentLength, type Pdu, totalAhsLength } from "./pdu.js";
+import { allocSlice } from "./slab.js";
 
 export interface ParserLimits {
   headerDigest: boolean;
@@ -86,22 +87,37 @@ export class PduParser {
     }
   }
 
-  /** The first `n` buffered bytes as one Buffer (joins chunks only when a PDU straddles them). */
+  /**
+   * The first `n` buffered bytes as one Buffer. A PDU that straddles socket chunks is copied
+   * once, exactly its own bytes: the rest of the last chunk it touches stays where it is.
+   */
   private peek(n: number): Buffer {
-    const first = this.chunks[0] as Buffer;
+    const chunks = this.chunks;
+    const first = chunks[0] as Buffer;
     if (first.length >= n) return first;
-    // Join only the chunks that cover n bytes; later chunks (the next PDUs) are not copied.
-    let covered = 0;
+    const joined = allocSlice(n);
+    let filled = 0;
     let count = 0;
-    while (covered < n) covered += (this.chunks[count++] as Buffer).length;
-    const joined = Buffer.concat(this.chunks.slice(0, count), covered);
-    this.chunks.splice(0, count, joined);
+    while (filled < n) {
+      const c = chunks[count] as Buffer;
+      const want = n - filled;
+      if (c.length <= want) {
+        c.copy(joined, filled);
+        filled += c.length;
+        count++;
+      } else {
+        c.copy(joined, filled, 0, want);
+        chunks[count] = c.subarray(want);
+        filled = n;
+      }
+    }
+    chunks.splice(0, count, joined);
     return joined;
   }
 
   private take(n: number): Buffer {
     const head = this.peek(n);
-    const out = head.subarray(0, n);
+    const out = head.length === n ? head : head.subarray(0, n);
     if (head.length === n) this.chunks.shift();
     else this.chunks[0] = head.subarray(n);
     this.buffered -= n;

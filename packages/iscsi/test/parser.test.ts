@@ -38,6 +38,42 @@ describe("PduParser", () => {
     }
   });
 
+  it("frames many PDUs cut into random chunks; every PDU keeps its bytes after later feeds", () => {
+    // Seeded xorshift: reproducible, no dependency.
+    let seed = 0x2545f491;
+    const rnd = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    for (let round = 0; round < 30; round++) {
+      const sent: Buffer[] = [];
+      const frames: Buffer[] = [];
+      for (let i = 0; i < 40; i++) {
+        const data = Buffer.alloc(rnd(3) === 0 ? 0 : rnd(8193));
+        for (let j = 0; j < data.length; j++) data[j] = rnd(256);
+        sent.push(data);
+        frames.push(frame(bhs(0x05, 0x80, { 16: i }), data));
+      }
+      const wire = Buffer.concat(frames);
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < wire.length; ) {
+        const n = 1 + rnd(rnd(2) === 0 ? 100 : 70000);
+        chunks.push(Buffer.from(wire.subarray(at, at + n)));
+        at += n;
+      }
+      const parser = new PduParser(limits);
+      const got = parseAll(parser, chunks);
+      expect(got).toHaveLength(40);
+      got.forEach((p, i) => {
+        expect(p.bhs.readUInt32BE(16)).toBe(i);
+        expect(p.data.equals(sent[i] as Buffer)).toBe(true);
+      });
+      expect(parser.bufferedBytes).toBe(0);
+    }
+  });
+
   it("feeds byte by byte", () => {
     const wire = frame(bhs(0x04, 0x80), Buffer.from("SendTargets=All\0"));
     const parser = new PduParser(limits);
