@@ -1,6 +1,6 @@
 // One SCSI task on a session: its admission, the Data-Out it still waits for (immediate,
 // unsolicited, then R2T-solicited bursts), and its lifecycle until the response is sent.
-import type { Admission, ScsiCommandRequest } from "@livesnap/iscsi";
+import { type Admission, allocSlice, type ScsiCommandRequest } from "@livesnap/iscsi";
 
 export type ReadyAdmission = Extract<Admission, { kind: "ready" }>;
 
@@ -42,6 +42,8 @@ export class ScsiTask {
   readonly arrivedAt = performance.now();
   /** Allocated when the first Data-Out byte arrives: a command alone never costs its EDTL in memory. */
   private data: Buffer | undefined;
+  /** Bytes of `data` below this offset are initialised (copied or zeroed): the buffer is a raw slab slice. */
+  private filled = 0;
 
   constructor(
     readonly request: ScsiCommandRequest,
@@ -60,6 +62,10 @@ export class ScsiTask {
   get buffer(): Buffer | undefined {
     if (this.wanted === 0) return undefined;
     this.data ??= Buffer.alloc(this.wanted);
+    if (this.filled < this.wanted) {
+      this.data.fill(0, this.filled);
+      this.filled = this.wanted;
+    }
     return this.data;
   }
 
@@ -76,13 +82,18 @@ export class ScsiTask {
    * side wants are accepted and dropped (EDTL larger than the CDB's transfer: an underflow).
    */
   place(offset: number, data: Buffer): void {
-    if (offset === 0 && this.wanted > 0 && this.data === undefined && data.length >= this.wanted) {
+    const wanted = this.wanted;
+    if (offset === 0 && wanted > 0 && this.data === undefined && data.length >= wanted) {
       // The whole transfer in one PDU (typical immediate data): keep it, no copy.
-      this.data = data.subarray(0, this.wanted);
-    } else if (offset < this.wanted) {
-      this.data ??= Buffer.alloc(this.wanted);
-      const n = Math.min(data.length, this.wanted - offset);
+      this.data = data.subarray(0, wanted);
+      this.filled = wanted;
+    } else if (offset < wanted) {
+      const n = Math.min(data.length, wanted - offset);
+      if (this.data === undefined) this.data = allocSlice(wanted);
+      // A gap (out-of-order offset) must not expose the slab's old bytes: zero it.
+      if (offset > this.filled) this.data.fill(0, this.filled, offset);
       data.copy(this.data, offset, 0, n);
+      if (offset + n > this.filled) this.filled = offset + n;
     }
     const end = offset + data.length;
     if (end > this.received) this.received = end;
