@@ -612,15 +612,28 @@ try {
 
   await check("context menu on a LUN: Copy iSCSI URL puts the LUN's URL on the clipboard", async () => {
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(url).origin });
-    const row = treeRow("vol0@e2e-snap-1");
-    await row.click({ button: "right" });
-    const item = page.locator(".monaco-menu .action-item", { hasText: "Copy iSCSI URL" }).first();
-    await item.waitFor({ timeout: TIMEOUT });
-    await item.click();
-    const text = await until("clipboard text", async () => {
-      const t = await page.evaluate(() => navigator.clipboard.readText());
-      return t.startsWith("iscsi://") ? t : undefined;
-    });
+    // The tree re-renders while the writer runs (sizes refresh), which can close an open context
+    // menu before the click lands: open it again, up to three times.
+    let text;
+    for (let attempt = 1; attempt <= 3 && !text; attempt++) {
+      await page.keyboard.press("Escape");
+      const row = treeRow("vol0@e2e-snap-1");
+      await row.click({ button: "right" });
+      const item = page.locator(".monaco-menu .action-item", { hasText: "Copy iSCSI URL" }).first();
+      await item.waitFor({ timeout: TIMEOUT });
+      await item.click();
+      text = await until(
+        "clipboard text",
+        async () => {
+          const t = await page.evaluate(() => navigator.clipboard.readText());
+          return t.startsWith("iscsi://") ? t : undefined;
+        },
+        attempt < 3 ? 5000 : TIMEOUT,
+      ).catch((err) => {
+        if (attempt === 3) throw err;
+        return undefined;
+      });
+    }
     if (!new RegExp(`^iscsi://127\\.0\\.0\\.1:${portalPort}/${iqn.replace(/\./g, "\\.")}/\\d+$`).test(text)) {
       throw new Error(`clipboard: ${text}`);
     }
