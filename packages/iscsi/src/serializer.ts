@@ -4,6 +4,7 @@ import { encodeLun, padLength, writeU24 } from "./buffer-io.js";
 import { computeDigest, continueDigest, DIGEST_LENGTH, writeDigest } from "./digest.js";
 import { TargetOpcode } from "./opcodes.js";
 import { BHS_LENGTH, type Pdu } from "./pdu.js";
+import { allocSlice } from "./slab.js";
 
 const EMPTY = Buffer.alloc(0);
 const PAD = Buffer.alloc(4);
@@ -45,7 +46,8 @@ export interface StatusNumbers {
 }
 
 function bhs(opcode: number, flags: number): Buffer {
-  const b = Buffer.alloc(BHS_LENGTH);
+  // A slab slice: a 48-byte Buffer.alloc is an on-heap array V8 must move off-heap for writev.
+  const b = allocSlice(BHS_LENGTH).fill(0);
   b[0] = opcode;
   b[1] = flags;
   return b;

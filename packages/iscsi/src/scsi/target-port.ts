@@ -60,8 +60,16 @@ interface Handle {
   state: "admitted" | "running" | "done";
 }
 
+// Sessions keep one ItNexus object for their lifetime: compute its key once, not per command.
+const nexusKeys = new WeakMap<ItNexus, string>();
+
 export function nexusKey(n: ItNexus): string {
-  return nexusKeyOf(n.initiatorName, n.isid, n.relativeTargetPortId);
+  let key = nexusKeys.get(n);
+  if (key === undefined) {
+    key = nexusKeyOf(n.initiatorName, n.isid, n.relativeTargetPortId);
+    nexusKeys.set(n, key);
+  }
+  return key;
 }
 
 function checkCondition(info: SenseInfo, lu: LogicalUnit | undefined): ScsiResponse {
