@@ -10,7 +10,7 @@ import {
   SenseError,
   SenseKey,
 } from "@livesnap/iscsi";
-import { engineCall, engineCallSync } from "./engine-sense.js";
+import { engineCall, engineCallSync, engineResult, toSenseError } from "./engine-sense.js";
 
 /** The part of a VolumeHandle a LUN uses. */
 export type VolumeIo = Pick<
@@ -59,12 +59,25 @@ export function volumeBackend(volume: VolumeIo): BlockBackend {
     cancel(t: BackendTicket): void {
       volume.cancel(engineTicket(t));
     },
-    write: (t, data, opts) => engineCall("write", () => volume.write(engineTicket(t), data, opts)),
+    // The data path: no closure per call (engineCall's thunk), a synchronous throw still becomes sense.
+    write(t, data, opts) {
+      try {
+        return engineResult("write", volume.write(engineTicket(t), data, opts));
+      } catch (err) {
+        return Promise.reject(toSenseError(err, "write"));
+      }
+    },
     writeZeroes: (t, opts) => engineCall("write", () => volume.writeZeroes(engineTicket(t), opts)),
     unmap: (t) => engineCall("write", () => volume.unmap(engineTicket(t))),
     compareAndWrite: (t, expected, data): Promise<CompareAndWriteResult> =>
       engineCall("write", () => volume.compareAndWrite(engineTicket(t), expected, data)),
-    read: (offset, length) => engineCall("read", () => volume.read(offset, length)),
+    read(offset, length) {
+      try {
+        return engineResult("read", volume.read(offset, length));
+      } catch (err) {
+        return Promise.reject(toSenseError(err, "read"));
+      }
+    },
     flush: () => engineCall("write", () => volume.flush()),
     lbaStatus: (offset, length): BackendLbaRange[] =>
       engineCallSync("read", () => volume.lbaStatus(offset, length)),
