@@ -621,12 +621,14 @@ try {
       await row.click({ button: "right" });
       const item = page.locator(".monaco-menu .action-item", { hasText: "Copy iSCSI URL" }).first();
       await item.waitFor({ timeout: TIMEOUT });
+      await page.screenshot({ path: join(outDir, `copy-url-menu-${attempt}.png`) });
       await item.click();
       text = await until(
         "clipboard text",
         async () => {
           const t = await page.evaluate(() => navigator.clipboard.readText());
-          return t.startsWith("iscsi://") ? t : undefined;
+          if (!t.startsWith("iscsi://")) throw new Error(`clipboard holds ${JSON.stringify(t.slice(0, 80))}`);
+          return t;
         },
         attempt < 3 ? 5000 : TIMEOUT,
       ).catch((err) => {
