@@ -320,13 +320,13 @@ export class Session {
     if (task.unsolicitedPending) return;
     const maxOutstanding = this.params.maxOutstandingR2T;
     if (task.nextR2TOffset < task.received) task.nextR2TOffset = task.received;
-    while (task.r2ts.size < maxOutstanding && task.nextR2TOffset < task.wanted) {
+    while (task.outstandingR2Ts < maxOutstanding && task.nextR2TOffset < task.wanted) {
       const offset = task.nextR2TOffset;
       const length = Math.min(this.params.maxBurstLength, task.wanted - offset);
       const ttt = this.allocateTtt();
       const r2tSN = task.r2tSN++;
       task.dataSN++;
-      task.r2ts.set(ttt, { ttt, r2tSN, offset, length, received: 0, nextDataSN: 0 });
+      task.addR2T({ ttt, r2tSN, offset, length, received: 0, nextDataSN: 0 });
       this.tttToTask.set(ttt, task);
       task.nextR2TOffset = offset + length;
       const link = this.link;
@@ -378,7 +378,7 @@ export class Session {
       task.place(d.bufferOffset, d.data);
       if (d.final) task.unsolicitedPending = false;
     } else {
-      const r2t = task.r2ts.get(d.ttt);
+      const r2t = task.r2t(d.ttt);
       if (!r2t || d.bufferOffset < r2t.offset || d.bufferOffset + d.data.length > r2t.offset + r2t.length) {
         this.reject(pdu, RejectReason.invalidPduField);
         return;
@@ -388,7 +388,7 @@ export class Session {
       task.place(d.bufferOffset, d.data);
       r2t.received += d.data.length;
       if (d.final || r2t.received >= r2t.length) {
-        task.r2ts.delete(d.ttt);
+        task.removeR2T(d.ttt);
         this.tttToTask.delete(d.ttt);
       }
     }
@@ -436,6 +436,8 @@ export class Session {
     }
 
     const toSend = data && req.read ? Math.min(data.length, edtl) : 0;
+    // The window does not move while this task's PDUs go out: compute it once.
+    const { expCmdSN, maxCmdSN } = this.numbers();
     const collapse = response.status === ScsiStatus.good && !response.sense && toSend > 0;
     if (toSend > 0 && data) {
       const segment = this.params.initiatorMaxRecvDataSegmentLength;
@@ -457,7 +459,8 @@ export class Session {
             lun: req.lun,
             itt: req.itt,
             statSN: link.statSN,
-            ...this.numbers(),
+            expCmdSN,
+            maxCmdSN,
             dataSN: task.dataSN++,
             bufferOffset: offset,
             data: buf.subarray(offset, offset + len),
@@ -477,7 +480,8 @@ export class Session {
         expDataSN: task.dataSN,
         ...(response.sense ? { sense: response.sense } : {}),
         statSN: 0,
-        ...this.numbers(),
+        expCmdSN,
+        maxCmdSN,
       }),
       "status",
     );
@@ -485,8 +489,7 @@ export class Session {
 
   private forget(task: ScsiTask): void {
     if (this.tasks.get(task.itt) === task) this.tasks.delete(task.itt);
-    for (const ttt of task.r2ts.keys()) this.tttToTask.delete(ttt);
-    task.r2ts.clear();
+    for (const ttt of task.clearR2Ts()) this.tttToTask.delete(ttt);
   }
 
   /** Abort a task: its response is never sent; unexecuted admissions are released. */

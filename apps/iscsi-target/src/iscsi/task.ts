@@ -35,7 +35,8 @@ export class ScsiTask {
   /** Next offset to ask for with an R2T. */
   nextR2TOffset: number;
   r2tSN = 0;
-  readonly r2ts = new Map<number, OutstandingR2T>();
+  /** Outstanding R2Ts by TTT; created with the first R2T (most commands never need one). */
+  private r2tMap: Map<number, OutstandingR2T> | undefined;
   /** Data-In PDUs + R2Ts sent, for ExpDataSN in the SCSI Response. */
   dataSN = 0;
   /** performance.now() when the command PDU arrived (command latency metric). */
@@ -99,8 +100,32 @@ export class ScsiTask {
     if (end > this.received) this.received = end;
   }
 
+  get outstandingR2Ts(): number {
+    return this.r2tMap?.size ?? 0;
+  }
+
+  addR2T(r2t: OutstandingR2T): void {
+    this.r2tMap ??= new Map();
+    this.r2tMap.set(r2t.ttt, r2t);
+  }
+
+  r2t(ttt: number): OutstandingR2T | undefined {
+    return this.r2tMap?.get(ttt);
+  }
+
+  removeR2T(ttt: number): void {
+    this.r2tMap?.delete(ttt);
+  }
+
+  /** Forget every outstanding R2T; returns their TTTs. */
+  clearR2Ts(): Iterable<number> {
+    const map = this.r2tMap;
+    this.r2tMap = undefined;
+    return map ? map.keys() : [];
+  }
+
   /** All data the SCSI side needs is in, and no unsolicited PDU is still on its way. */
   get dataComplete(): boolean {
-    return !this.unsolicitedPending && this.received >= this.wanted && this.r2ts.size === 0;
+    return !this.unsolicitedPending && this.received >= this.wanted && this.outstandingR2Ts === 0;
   }
 }
