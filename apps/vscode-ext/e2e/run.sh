@@ -21,7 +21,12 @@ OUT_DIR="${OUT_DIR:-$EXT/test-artifacts}"
 KEEP_RUN_DIR="${KEEP_RUN_DIR:-0}"
 
 T0=$(date +%s)
-summary() { echo "E2E: $1 passed, $2 failed"; }
+# The closing line, and the same counts in test-results/e2e.json for tools/dev test's total.
+summary() {
+  mkdir -p "$EXT/test-results"
+  printf '{"numPassedTests":%d,"numFailedTests":%d}\n' "$1" "$2" >"$EXT/test-results/e2e.json"
+  echo "E2E: $1 passed, $2 failed"
+}
 die() {
   echo "E2E SETUP FAILED: $*" >&2
   summary 0 1
@@ -167,7 +172,16 @@ rc=0
 # drive.mjs starts and stops the livesnap target itself (it needs its token and ports).
 NODE_PATH="$EXT/node_modules" VSCODE_URL="http://127.0.0.1:$PORT/?folder=$RUN/workspace" \
   OUT_DIR="$OUT_DIR" RUN_DIR="$RUN" TARGET_JS="$TARGET_JS" \
-  node "$EXT/e2e/drive.mjs" || rc=$?
+  node "$EXT/e2e/drive.mjs" | tee "$RUN/drive.log" || rc=$?
+# drive.mjs prints the counts last; record them (a crash before that line counts as one failure).
+counts="$(sed -n 's/^E2E: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$RUN/drive.log" | tail -n 1)"
+if [ -n "$counts" ]; then
+  mkdir -p "$EXT/test-results"
+  printf '{"numPassedTests":%d,"numFailedTests":%d}\n' ${counts} >"$EXT/test-results/e2e.json"
+else
+  summary 0 1
+  [ "$rc" != 0 ] || rc=1
+fi
 if [ "$rc" -ne 0 ]; then
   echo "--- code-server log (tail)"
   tail -n 40 "$RUN/code-server.log" || true
