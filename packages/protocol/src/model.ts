@@ -109,6 +109,8 @@ export const VolumeStats = z.object({
   cowBytes: ByteCount,
   unmaps: ByteCount,
   flushes: ByteCount,
+  /** Acknowledged (write-back) writes whose background completion failed; reported by the next flush. */
+  writeBackErrors: ByteCount,
 });
 export type VolumeStats = z.infer<typeof VolumeStats>;
 

@@ -13,6 +13,11 @@ const VOLUME_COUNTERS: [keyof VolumeStats, string, string][] = [
   ["cowBytes", "livesnap_volume_cow_bytes_total", "Bytes copied into snapshots"],
   ["unmaps", "livesnap_volume_unmaps_total", "UNMAP / WRITE SAME with unmap commands completed"],
   ["flushes", "livesnap_volume_flushes_total", "SYNCHRONIZE CACHE / FUA flushes completed"],
+  [
+    "writeBackErrors",
+    "livesnap_volume_write_back_errors_total",
+    "Acknowledged writes whose background completion failed (reported at the next flush)",
+  ],
 ];
 
 export type CommandKind = "read" | "write" | "unmap" | "flush" | "other";
