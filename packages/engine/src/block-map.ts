@@ -13,6 +13,8 @@ export function buildBlockMap(
   view: SnapshotState | null,
   since: SnapshotState | null,
   query: BlockMapQuery,
+  /** Copies acknowledged but not yet in their snapshot's table, per snapshot: shown as preserved. */
+  unstored: ReadonlyMap<SnapshotState, ChunkSet> = new Map(),
 ): BlockMap {
   const cs = vs.meta.chunkSize;
   const size = view ? view.meta.sizeBytes : vs.meta.sizeBytes;
@@ -39,7 +41,10 @@ export function buildBlockMap(
     classes.push("written");
     const column = classes.length - 1;
     for (let i = vs.snapshots.indexOf(since); i < viewIndex; i++) {
-      layers.push({ set: (vs.snapshots[i] as SnapshotState).chunks, column });
+      const s = vs.snapshots[i] as SnapshotState;
+      layers.push({ set: s.chunks, column });
+      const extra = unstored.get(s);
+      if (extra) layers.push({ set: extra, column });
     }
   }
   // A snapshot view reads its own image first, then newer ones; the live volume attributes a
@@ -48,6 +53,8 @@ export function buildBlockMap(
   for (const s of chain) {
     classes.push(`preserved:${s.meta.name}`);
     layers.push({ set: s.chunks, column: classes.length - 1 });
+    const extra = unstored.get(s);
+    if (extra) layers.push({ set: extra, column: classes.length - 1 });
   }
   layers.push({ set: vs.mapped, column: 1 });
 

@@ -2,11 +2,12 @@
 // write), reads of the live volume and of snapshots, unmap, flush, rollback.
 // Crash ordering (dm-snap-persistent style): a COW copy is written to the COW store, its lookup
 // entry (with the copy's CRC32C) appended to the metadata log, and both made durable by
-// log.commit() BEFORE the origin overwrite is issued. See cowChunks() then execute().
-// Write-back (the LUN advertises WCE=1): a write without FUA that must wait for that commit is
-// acknowledged once its COW copy is written and its record queued; the commit wait, the origin
-// overwrite and the unlock run as a background tail that keeps the chunk locks, so the ordering
-// above is unchanged. flush() waits for the tails and reports their errors (errseq style).
+// log.commit() BEFORE the origin overwrite is issued. See storeCopies() then execute() and startTail().
+// Write-back (the LUN advertises WCE=1): a write without FUA that needs a COW copy is
+// acknowledged once the old chunk has been read into memory; the copy write, its record, the
+// commit wait, the origin overwrite and the unlock run as a background tail that keeps the chunk
+// locks, so the ordering above is unchanged. flush() waits for the tails and reports their
+// errors (errseq style).
 import type { EventEmitter } from "node:events";
 import { crc32c } from "@livesnap/crc32c";
 import type {
@@ -27,7 +28,7 @@ import type {
 } from "./api.js";
 import type { BlockFile } from "./block-file.js";
 import { buildBlockMap } from "./block-map.js";
-import { type ChunkSet, REGION_CHUNKS } from "./chunk-set.js";
+import { ChunkSet, REGION_CHUNKS } from "./chunk-set.js";
 import type { CowStore } from "./cow-store.js";
 import { EngineError, errnoCode, toEngineError } from "./errors.js";
 import { GroupSync } from "./group-sync.js";
@@ -59,7 +60,10 @@ const ZEROES = Buffer.alloc(MAX_IO_BYTES);
  * and the lock manager's queue, whose checks are linear in active entries.
  */
 const MAX_WRITE_BACK_TAILS = 256;
-/** The same limit in bytes of data held by tails (writes may be up to 1 MiB each). */
+/**
+ * The same limit in bytes held by tails: each holds its data and the old chunks it has still to
+ * write into the COW store (writes and chunks may be up to 1 MiB each).
+ */
 const MAX_WRITE_BACK_BYTES = 32 << 20;
 
 class AdmittedWrite implements WriteTicket {
@@ -79,6 +83,17 @@ class AdmittedWrite implements WriteTicket {
  */
 interface PendingCommit {
   readonly durable: Promise<void>;
+}
+
+/** Old chunk contents the write at `seq` must preserve, read into memory, not yet in the store. */
+interface CowPlan {
+  readonly seq: number;
+  readonly chunks: readonly number[];
+  readonly copies: readonly Buffer[];
+  /** Per copy: all zeros (preserved as ZERO_SLOT, no store write). */
+  readonly zero: readonly boolean[];
+  /** Bytes of memory the copies hold. */
+  readonly bytes: number;
 }
 
 function* range(lo: number, hi: number): IterableIterator<number> {
@@ -109,6 +124,11 @@ export class Volume implements VolumeHandle {
   /** Background tails of acknowledged write-back writes, by ticket: commit -> origin overwrite -> unlock. */
   private readonly tails = new Map<AdmittedWrite, Promise<void>>();
   private tailBytes = 0;
+  /**
+   * COW copies of acknowledged writes not yet in the store nor in a table (their tails hold the
+   * chunks): block maps, changed-chunk lists and rollback must count them as preserved already.
+   */
+  private readonly unstored = new Set<CowPlan>();
   /** First error of a background tail not yet reported by flush() (Linux errseq: reported once). */
   private writeBackError: EngineError | null = null;
   private writtenChunks: number[] = [];
@@ -367,11 +387,12 @@ export class Volume implements VolumeHandle {
   }
 
   /**
-   * A write without FUA. Once its COW copies are written and their records queued, it is
-   * acknowledged; a background tail waits for the commit round, issues the origin overwrite and
-   * only then releases the chunks, so later writes and reads of those chunks still wait for it.
-   * A write with no commit to wait for (nothing to preserve) runs synchronously, as does one
-   * beyond the tail cap.
+   * A write without FUA. Once the old chunks it must preserve are read into memory (and its data
+   * copied: the caller may reuse its buffer), it is acknowledged; a background tail writes the
+   * copies into the COW store, appends their record, waits for the commit round, issues the
+   * origin overwrite and only then releases the chunks, so later writes and reads of those chunks
+   * still wait for it. A write with nothing to preserve runs synchronously, as does one beyond
+   * the tail caps.
    */
   private async executeWriteBack(ticket: WriteTicket, data: Uint8Array): Promise<void> {
     const t = this.claim(ticket);
@@ -379,19 +400,16 @@ export class Volume implements VolumeHandle {
     try {
       await this.locks.acquireWrite(t.entry);
       try {
-        const copies = await this.prepareWrite(t, false);
-        if (
-          copies &&
-          this.tails.size < MAX_WRITE_BACK_TAILS &&
-          this.tailBytes + data.length <= MAX_WRITE_BACK_BYTES
-        ) {
+        const plan = await this.readForWrite(t, false);
+        const held = data.length + (plan?.bytes ?? 0);
+        if (plan && this.tails.size < MAX_WRITE_BACK_TAILS && this.tailBytes + held <= MAX_WRITE_BACK_BYTES) {
           // The caller may reuse its buffer once acknowledged.
-          this.startTail(t, copies, Buffer.from(data));
+          this.startTail(t, plan, Buffer.from(data), held);
           handedOff = true;
           this.countWrite(t);
           return;
         }
-        await this.beforeOverwrite(copies);
+        await this.beforeOverwrite(plan ? await this.storeCopies(plan) : null);
         await this.writeData(t, data);
         this.countWrite(t);
       } finally {
@@ -402,12 +420,23 @@ export class Volume implements VolumeHandle {
     }
   }
 
-  /** The rest of an acknowledged write-back write. Owns t's chunk locks and its inflight count. */
-  private startTail(t: AdmittedWrite, copies: PendingCommit, data: Buffer): void {
-    this.tailBytes += data.length;
+  /**
+   * The rest of an acknowledged write-back write. Owns t's chunk locks, its inflight count and
+   * `held` bytes of the tail budget (its data and the old chunks in `plan`).
+   */
+  private startTail(t: AdmittedWrite, plan: CowPlan, data: Buffer, held: number): void {
+    this.tailBytes += held;
+    this.unstored.add(plan);
     const tail = (async (): Promise<void> => {
       try {
-        // Crash ordering: COW copies and their records durable BEFORE the origin overwrite.
+        // Crash ordering, in code order: copies written and their record appended, then the
+        // commit round makes both durable, and only then the origin overwrite.
+        let copies: PendingCommit | null;
+        try {
+          copies = await this.storeCopies(plan);
+        } finally {
+          this.unstored.delete(plan);
+        }
         await this.beforeOverwrite(copies);
         await this.writeData(t, data);
       } catch (err) {
@@ -415,7 +444,7 @@ export class Volume implements VolumeHandle {
       } finally {
         this.locks.releaseWrite(t.entry);
         this.tails.delete(t);
-        this.tailBytes -= data.length;
+        this.tailBytes -= held;
         this.settle(t);
       }
     })();
@@ -437,6 +466,19 @@ export class Volume implements VolumeHandle {
     const waits: Promise<void>[] = [];
     for (const [t, tail] of this.tails) if (which(t)) waits.push(tail);
     await Promise.all(waits);
+  }
+
+  /** Chunks of unstored copies, per snapshot they will be preserved in (resolved now). */
+  private unstoredBySnapshot(): Map<SnapshotState, ChunkSet> {
+    const out = new Map<SnapshotState, ChunkSet>();
+    for (const plan of this.unstored) {
+      const s = this.vs.snapshots[this.vs.newestIndexBefore(plan.seq)];
+      if (!s?.valid) continue;
+      const set = out.get(s) ?? new ChunkSet();
+      out.set(s, set);
+      for (const c of plan.chunks) set.add(c);
+    }
+    return out;
   }
 
   private claim(ticket: WriteTicket): AdmittedWrite {
@@ -461,11 +503,24 @@ export class Volume implements VolumeHandle {
    * makes the copies durable (null if none is needed), which must resolve before the overwrite.
    */
   private async prepareWrite(t: AdmittedWrite, zeroing: boolean): Promise<PendingCommit | null> {
+    const plan = await this.readForWrite(t, zeroing);
+    return plan ? this.storeCopies(plan) : null;
+  }
+
+  /**
+   * Caller holds t's chunks. Rollback restore for t's seq, then reads the old chunks the COW rule
+   * must preserve (null: none). storeCopies(plan) must run before the origin overwrite.
+   */
+  private async readForWrite(t: AdmittedWrite, zeroing: boolean): Promise<CowPlan | null> {
     this.checkUsable();
     if (t.offset + t.length > this.vs.meta.sizeBytes) {
       throw new EngineError("out-of-range", "write past the end of the volume (resized)");
     }
-    return this.prepareChunks(t.seq, t.entry.lo, t.entry.hi, zeroing);
+    const rb = this.vs.rollback;
+    if (rb && t.seq > rb.seq) {
+      for (const c of [...rb.pending.membersInRange(t.entry.lo, t.entry.hi)]) await this.restoreChunk(c);
+    }
+    return this.readCopies(t.seq, t.entry.lo, t.entry.hi, zeroing);
   }
 
   /** Everything an origin overwrite must wait for: its COW copies, then a pending delete's commit. */
@@ -479,28 +534,8 @@ export class Volume implements VolumeHandle {
   }
 
   /**
-   * Caller holds chunks [lo, hi) exclusively. Makes the origin safe to overwrite at `seq`.
-   * `zeroing`: the write only zeroes, so chunks that are not mapped (already zero) do not change
-   * and need no copy.
-   */
-  private async prepareChunks(
-    seq: number,
-    lo: number,
-    hi: number,
-    zeroing: boolean,
-  ): Promise<PendingCommit | null> {
-    const rb = this.vs.rollback;
-    if (rb && seq > rb.seq) {
-      for (const c of [...rb.pending.membersInRange(lo, hi)]) await this.restoreChunk(c);
-    }
-    return this.cowChunks(seq, lo, hi, zeroing);
-  }
-
-  /**
-   * The COW rule. The write at `seq` preserves only into the newest snapshot older than it
-   * (older snapshots fall through to that one), so its cost does not grow with their number.
-   * Writes the copies and queues their record; returns the commit that makes both durable (null:
-   * nothing to wait for). The caller must await it before issuing the origin overwrite.
+   * The COW rule for chunks [lo, hi) (held exclusively) at `seq`: read, then store the copies.
+   * Returns the commit the origin overwrite must await (null: nothing to wait for).
    */
   private async cowChunks(
     seq: number,
@@ -508,62 +543,98 @@ export class Volume implements VolumeHandle {
     hi: number,
     zeroing: boolean,
   ): Promise<PendingCommit | null> {
-    const idx = this.vs.newestIndexBefore(seq);
-    const target = this.vs.snapshots[idx];
+    const plan = await this.readCopies(seq, lo, hi, zeroing);
+    return plan ? this.storeCopies(plan) : null;
+  }
+
+  /**
+   * First half of the COW rule. The write at `seq` preserves only into the newest snapshot older
+   * than it (older snapshots fall through to that one), so its cost does not grow with their
+   * number. Reads the chunks that snapshot lacks into memory (null: none). `zeroing`: the write
+   * only zeroes, so unmapped chunks (already zero) need no copy. Copies are counted in the stats
+   * here, when a write-back write is acknowledged; storeCopies uncounts the ones it drops.
+   */
+  private async readCopies(seq: number, lo: number, hi: number, zeroing: boolean): Promise<CowPlan | null> {
+    const target = this.vs.snapshots[this.vs.newestIndexBefore(seq)];
     if (!target?.valid) return null;
-    const need: number[] = [];
+    const chunks: number[] = [];
     const candidates = zeroing ? this.vs.mapped.membersInRange(lo, hi) : range(lo, hi);
-    for (const c of candidates) if (!target.table.has(c)) need.push(c);
-    if (need.length === 0) return null;
+    for (const c of candidates) if (!target.table.has(c)) chunks.push(c);
+    if (chunks.length === 0) return null;
 
     const cs = this.chunkSize;
     const copies = await Promise.all(
-      need.map(async (c) => {
+      chunks.map(async (c) => {
         const buf = Buffer.alloc(cs);
         // An unmapped chunk is zeros (the mapped set is exact): nothing to read.
         if (this.vs.mapped.has(c)) await this.originRead(buf, c * cs);
         return buf;
       }),
     );
+    const zero = copies.map(isZero);
+    this.counters.cowCopies += chunks.length;
+    this.counters.cowBytes += zero.filter((z) => !z).length * cs;
+    return { seq, chunks, copies, zero, bytes: copies.length * cs };
+  }
+
+  /**
+   * Second half of the COW rule, with the chunks still held: writes the copies into the COW
+   * store, then queues their record; returns the commit that makes both durable (null: nothing
+   * to wait for). The caller must await it before issuing the origin overwrite.
+   */
+  private async storeCopies(plan: CowPlan): Promise<PendingCommit | null> {
+    const cs = this.chunkSize;
+    const uncount = (i: number): void => {
+      this.counters.cowCopies--;
+      if (!plan.zero[i]) this.counters.cowBytes -= cs;
+    };
+    const uncountAll = (): void => {
+      for (let i = 0; i < plan.chunks.length; i++) uncount(i);
+    };
     const slots: number[] = [];
     try {
-      for (const buf of copies) {
-        if (isZero(buf)) {
+      for (let i = 0; i < plan.copies.length; i++) {
+        if (plan.zero[i]) {
           slots.push(ZERO_SLOT);
           continue;
         }
         const slot = this.store.allocate();
         slots.push(slot);
-        await this.store.writeSlot(slot, buf);
+        await this.store.writeSlot(slot, plan.copies[i] as Buffer);
       }
     } catch (err) {
       this.store.release(slots);
+      uncountAll();
       const code = err instanceof EngineError ? err.code : errnoCode(err);
       if (code === "no-space" || code === "ENOSPC" || code === "EDQUOT") {
-        await this.invalidateFrom(seq, "COW store full");
+        await this.invalidateFrom(plan.seq, "COW store full");
         return null;
       }
       throw toEngineError(err, "COW store write");
     }
-    // Re-resolve: a snapshot deleted while we copied handed its table to the next older one.
-    const now = this.vs.snapshots[this.vs.newestIndexBefore(seq)];
+    // Re-resolve: a snapshot deleted (or invalidated) since the read handed its table to the next
+    // older one.
+    const now = this.vs.snapshots[this.vs.newestIndexBefore(plan.seq)];
     if (!now?.valid) {
       this.store.release(slots);
+      uncountAll();
       return null;
     }
     const chunks: number[] = [];
     const kept: number[] = [];
     const crcs: number[] = [];
-    for (let i = 0; i < need.length; i++) {
-      const c = need[i] as number;
+    for (let i = 0; i < plan.chunks.length; i++) {
+      const c = plan.chunks[i] as number;
       const slot = slots[i] as number;
-      if (now.table.has(c)) this.store.release([slot]);
-      else {
+      if (now.table.has(c)) {
+        this.store.release([slot]);
+        uncount(i);
+      } else {
         chunks.push(c);
         kept.push(slot);
         // Lets recovery tell a copy that reached the disk from one the crash cut off: the store
         // and the log are synced in parallel within a commit round.
-        crcs.push(slot === ZERO_SLOT ? 0 : crc32c(copies[i] as Buffer));
+        crcs.push(slot === ZERO_SLOT ? 0 : crc32c(plan.copies[i] as Buffer));
       }
     }
     if (chunks.length === 0) return null;
@@ -575,8 +646,6 @@ export class Volume implements VolumeHandle {
       slots: kept,
       crcs,
     });
-    this.counters.cowCopies += chunks.length;
-    this.counters.cowBytes += kept.filter((s) => s !== ZERO_SLOT).length * cs;
     // Durable COW data + lookup entry BEFORE the caller issues the origin overwrite: the caller
     // awaits this (a write-back write after its acknowledgement, in its tail).
     const durable = this.host.log.commit();
@@ -954,27 +1023,34 @@ export class Volume implements VolumeHandle {
       doneChunks: rb.done.size,
       totalChunks: rb.done.size + rb.pending.size,
     });
-    while (rb.pending.size > 0) {
-      if (this.closed) return;
-      const batch: number[] = [];
-      for (const c of rb.pending.sorted()) {
-        batch.push(c);
-        if (batch.length === 64) break;
+    for (;;) {
+      while (rb.pending.size > 0) {
+        if (this.closed) return;
+        const batch: number[] = [];
+        for (const c of rb.pending.sorted()) {
+          batch.push(c);
+          if (batch.length === 64) break;
+        }
+        await Promise.all(
+          batch.map(async (c) => {
+            const entry = this.locks.admitAt(rb.seq, c);
+            await this.locks.acquireWrite(entry);
+            try {
+              if (rb.pending.has(c) && !this.closed) await this.restoreChunk(c);
+            } finally {
+              this.locks.releaseWrite(entry);
+            }
+          }),
+        );
+        const p = progress();
+        onProgress?.(p);
+        this.host.events.emit("rollback-progress", p);
       }
-      await Promise.all(
-        batch.map(async (c) => {
-          const entry = this.locks.admitAt(rb.seq, c);
-          await this.locks.acquireWrite(entry);
-          try {
-            if (rb.pending.has(c) && !this.closed) await this.restoreChunk(c);
-          } finally {
-            this.locks.releaseWrite(entry);
-          }
-        }),
-      );
-      const p = progress();
-      onProgress?.(p);
-      this.host.events.emit("rollback-progress", p);
+      if (this.closed) return;
+      // Writes admitted before R and acknowledged with their copies still in a tail: their cow
+      // records add chunks to restore (pool-state), so the rollback cannot end before them.
+      if (![...this.tails.keys()].some((t) => t.seq < rb.seq)) break;
+      await this.waitForTails((t) => t.seq < rb.seq);
     }
     if (this.closed) return;
     this.host.record({ type: "rollback-end", volKey: this.vs.meta.key });
@@ -1018,7 +1094,7 @@ export class Volume implements VolumeHandle {
     this.checkUsable();
     const view = query.view === undefined ? null : this.findSnapshot(query.view);
     const since = query.since === undefined ? null : this.findSnapshot(query.since);
-    return buildBlockMap(this.vs, view, since, query);
+    return buildBlockMap(this.vs, view, since, query, this.unstoredBySnapshot());
   }
 
   changedChunks(from: string, to?: string): ChangedChunks {
@@ -1027,8 +1103,12 @@ export class Volume implements VolumeHandle {
     const b = to === undefined ? this.vs.snapshots.length : this.vs.snapshots.indexOf(this.findSnapshot(to));
     if (b < a) throw new EngineError("invalid-argument", `${to} is older than ${from}`);
     const union = new Set<number>();
-    for (let i = a; i < b; i++)
-      for (const c of (this.vs.snapshots[i] as SnapshotState).table.keys()) union.add(c);
+    const unstored = this.unstoredBySnapshot();
+    for (let i = a; i < b; i++) {
+      const s = this.vs.snapshots[i] as SnapshotState;
+      for (const c of s.table.keys()) union.add(c);
+      for (const c of unstored.get(s)?.sorted() ?? []) union.add(c);
+    }
     const cs = this.chunkSize;
     const size = this.vs.meta.sizeBytes;
     const ranges: { offset: number; length: number }[] = [];

@@ -88,7 +88,7 @@ describe("fault injection", () => {
     });
   });
 
-  it("EIO on the COW store fails the write and never overwrites the origin without its copy", async () => {
+  it("EIO on the COW store: a FUA write fails, a write-back write reports it at the next flush; never an overwrite without its copy", async () => {
     await withTempDir(async (dir) => {
       const storage = new HookedStorage(dir, {});
       const pool = await openPool({ dir, chunkSize: CS, storage });
@@ -97,7 +97,15 @@ describe("fault injection", () => {
       await vol.write(vol.admit(0, CS), old);
       await vol.createSnapshot("s");
       storage.hooks = { write: (name) => (name.endsWith(".cow") ? Promise.reject(errno("EIO")) : undefined) };
-      await expect(vol.write(vol.admit(0, CS), pattern(2, CS))).rejects.toMatchObject({ code: "io-error" });
+      await expect(vol.write(vol.admit(0, CS), pattern(2, CS), { fua: true })).rejects.toMatchObject({
+        code: "io-error",
+      });
+      expect((await vol.read(0, CS)).equals(old)).toBe(true);
+      expect((await vol.getSnapshot("s").read(0, CS)).equals(old)).toBe(true);
+      // Without FUA the copy is written after the acknowledgement, in the background tail.
+      await vol.write(vol.admit(0, CS), pattern(2, CS));
+      await expect(vol.flush()).rejects.toMatchObject({ code: "io-error" });
+      expect(vol.stats().writeBackErrors).toBe(1);
       expect((await vol.read(0, CS)).equals(old)).toBe(true);
       expect((await vol.getSnapshot("s").read(0, CS)).equals(old)).toBe(true);
       storage.hooks = {};

@@ -213,11 +213,11 @@ describe("write-back acknowledgement", () => {
     });
   });
 
-  it("bounds the bytes held by tails (32 MiB): a 1 MiB write beyond them waits for its commit", async () => {
+  it("bounds the bytes held by tails (32 MiB, data and old chunks): beyond them a write waits for its commit", async () => {
     await withTempDir(async (dir) => {
       const storage = new HookedStorage(dir, {});
       const MiB = 1 << 20;
-      const count = 34;
+      const count = 18;
       const pool = await openPool({ dir, chunkSize: MiB, storage });
       const vol = await pool.createVolume("v", { sizeBytes: count * MiB });
       for (let i = 0; i < count; i++) await vol.write(vol.admit(i * MiB, MiB), pattern(i, MiB));
@@ -229,14 +229,15 @@ describe("write-back acknowledgement", () => {
         settled(vol.write(vol.admit(i * MiB, MiB), data)),
       );
       const acked = (): number => probes.filter((done) => done()).length;
-      for (let waited = 0; acked() < 32 && waited < 10000; waited += 20) await sleep(20);
+      // Each tail holds 1 MiB of data and the 1 MiB old chunk it has still to preserve.
+      for (let waited = 0; acked() < 16 && waited < 10000; waited += 20) await sleep(20);
       await sleep(100);
-      expect(acked()).toBe(32);
+      expect(acked()).toBe(16);
       gate.release();
       await vol.flush();
       expect(acked()).toBe(count);
-      expect((await vol.getSnapshot("s").read(33 * MiB, MiB)).equals(pattern(33, MiB))).toBe(true);
-      expect((await vol.read(33 * MiB, MiB)).equals(data)).toBe(true);
+      expect((await vol.getSnapshot("s").read(17 * MiB, MiB)).equals(pattern(17, MiB))).toBe(true);
+      expect((await vol.read(17 * MiB, MiB)).equals(data)).toBe(true);
       await pool.close();
     });
   });
