@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { openPool } from "../src/index.js";
 import { checkView, type WrittenRecord } from "./crash-check.js";
 import { pattern, withTempDir } from "./helpers.js";
+import { sleep } from "./hooked-storage.js";
 import { materializeCrash, RecordingStorage, type StorageOp } from "./recording-storage.js";
 
 const SIZE = 48 * 1024;
@@ -290,4 +291,65 @@ describe("crash states while write-back tails are pending", () => {
       });
     });
   }
+});
+
+describe("crash states between a write-back acknowledgement and its COW copy write", () => {
+  it("the unflushed write may be lost, the snapshot keeps the old data, never an overwrite without its copy", async () => {
+    await withTempDir(async (dir) => {
+      const live = join(dir, "live");
+      const storage = new RecordingStorage(live);
+      const pool = await openPool({ dir: live, chunkSize: 4096, storage });
+      const vol = await pool.createVolume("v", { sizeBytes: SIZE, blockSize: BS });
+      const writes: WrittenRecord[] = [];
+      const base = pattern(7000, SIZE);
+      const t0 = vol.admit(0, SIZE);
+      writes.push({ id: 1, seq: t0.seq, offset: 0, data: base });
+      await vol.write(t0, base);
+      storage.mark("ack", 1);
+      storage.mark("flush-start", 2);
+      await vol.flush();
+      storage.mark("flush-done", 2);
+      const info = await vol.createSnapshot("s");
+      storage.mark("snap-done", 0, info.seq);
+      // Hold every COW store write: the acknowledgements must come before any copy is written.
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      let holding = 0;
+      storage.beforeWrite = (name) => {
+        if (!name.endsWith(".cow")) return;
+        holding++;
+        return held;
+      };
+      const firstOp = storage.ops.length;
+      const fresh = [
+        { id: 3, offset: 4096, data: pattern(7003, 4096) },
+        { id: 4, offset: 5 * 4096 + 512, data: pattern(7004, 2 * 512) },
+      ];
+      for (const f of fresh) {
+        const ticket = vol.admit(f.offset, f.data.length);
+        writes.push({ id: f.id, seq: ticket.seq, offset: f.offset, data: f.data });
+        await vol.write(ticket, f.data);
+        storage.mark("ack", f.id);
+      }
+      for (let waited = 0; holding < 2 && waited < 5000; waited += 5) await sleep(5);
+      expect(holding).toBe(2);
+      const ackedAt = storage.ops.length;
+      // Nothing of the two writes reached the COW store or the origin before their acknowledgement.
+      const early = storage.ops.slice(firstOp, ackedAt);
+      expect(
+        early.some((op) => op.kind === "write" && (op.name.endsWith(".cow") || op.name.endsWith(".img"))),
+      ).toBe(false);
+      const w: Workload = { ops: storage.ops, writes };
+      const rand = prng(77);
+      for (let n = 0; n < 12; n++) expect(await checkCrashState(w, ackedAt, rand)).toBe(true);
+      release();
+      storage.beforeWrite = null;
+      await vol.flush();
+      await pool.close();
+      // Every crash point from the acknowledgement through the tails to the end.
+      for (let k = ackedAt; k <= w.ops.length; k++) expect(await checkCrashState(w, k, rand)).toBe(true);
+    });
+  });
 });

@@ -17,6 +17,8 @@ export type StorageOp =
 
 export class RecordingStorage implements BlockStorage {
   readonly ops: StorageOp[] = [];
+  /** Runs before a write reaches the file (a test may hold it there); the op is recorded after. */
+  beforeWrite: ((name: string, pos: number) => Promise<void> | void) | null = null;
   private readonly inner: FsBlockStorage;
   private readonly known = new Set<string>();
 
@@ -37,6 +39,7 @@ export class RecordingStorage implements BlockStorage {
     return {
       read: (buf, pos) => f.read(buf, pos),
       write: async (data, pos) => {
+        await this.beforeWrite?.(name, pos);
         await f.write(data, pos);
         this.ops.push({ kind: "write", name, pos, data: Buffer.from(data) });
       },

@@ -1,6 +1,6 @@
-// Write-back acknowledgement (WCE=1): a first write after a snapshot is acknowledged once its COW
-// copy is written and its record queued; the commit wait, the origin overwrite and the unlock run
-// in a background tail. These tests hold the storage's fsyncs or origin writes with gates, so
+// Write-back acknowledgement (WCE=1): a first write after a snapshot is acknowledged once the old
+// chunk is read into memory; the COW copy write, its record, the commit wait, the origin
+// overwrite and the unlock run in a background tail. These tests hold the storage's fsyncs or origin writes with gates, so
 // each ordering claim is checked at the moment it matters, on real files.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -97,6 +97,90 @@ describe("write-back acknowledgement", () => {
       expect((await vol.getSnapshot("s").read(0, 4 * CS)).equals(old)).toBe(true);
       storage.hooks = {};
       await vol.flush();
+      await pool.close();
+    });
+  });
+
+  it("acknowledges a first write while its COW store write is held; that chunk's reads wait, others do not", async () => {
+    await withTempDir(async (dir) => {
+      const storage = new HookedStorage(dir, {});
+      const pool = await openPool({ dir, chunkSize: CS, storage });
+      const vol = await pool.createVolume("v", { sizeBytes: 16 * CS });
+      const old = pattern(1, 4 * CS);
+      await vol.write(vol.admit(0, old.length), old);
+      await vol.flush();
+      await vol.createSnapshot("s");
+      const gate = new Gate();
+      let originWrites = 0;
+      storage.hooks = {
+        write: (name) => {
+          if (name.endsWith(".cow")) return gate.wait();
+          if (name.endsWith(".img")) originWrites++;
+        },
+      };
+      const fresh = pattern(2, CS);
+      const mine = Buffer.from(fresh);
+      await vol.write(vol.admit(CS, CS), mine);
+      mine.fill(0xee); // the caller reuses its buffer once acknowledged
+      for (let waited = 0; gate.held === 0 && waited < 5000; waited += 5) await sleep(5);
+      expect(gate.held).toBe(1);
+      expect(originWrites).toBe(0);
+      // The held copy already counts as preserved for the inspection panel and incremental backup.
+      expect(vol.changedChunks("s").ranges).toEqual([{ offset: CS, length: CS }]);
+      const map = vol.blockMap({ buckets: 16 });
+      expect(map.counts[1 * map.classes.length + map.classes.indexOf("preserved:s")]).toBe(1);
+      // Other chunks read at once, live and in the snapshot.
+      expect((await vol.read(0, CS)).equals(old.subarray(0, CS))).toBe(true);
+      expect((await vol.getSnapshot("s").read(2 * CS, CS)).equals(old.subarray(2 * CS, 3 * CS))).toBe(true);
+      const snapRead = vol.getSnapshot("s").read(CS, CS);
+      const liveRead = vol.read(CS, CS);
+      const snapDone = settled(snapRead);
+      const liveDone = settled(liveRead);
+      await sleep(40);
+      expect(snapDone()).toBe(false);
+      expect(liveDone()).toBe(false);
+      expect(originWrites).toBe(0);
+      gate.release();
+      expect((await snapRead).equals(old.subarray(CS, 2 * CS))).toBe(true);
+      expect((await liveRead).equals(fresh)).toBe(true);
+      storage.hooks = {};
+      await vol.flush();
+      expect(vol.stats()).toMatchObject({ cowCopies: 1, writeBackErrors: 0 });
+      expect((await originOnDisk(dir, vol, CS, CS)).equals(fresh)).toBe(true);
+      await pool.close();
+      const again = await openPool({ dir });
+      const v = again.getVolume("v");
+      expect((await v.getSnapshot("s").read(0, 4 * CS)).equals(old)).toBe(true);
+      expect((await v.read(CS, CS)).equals(fresh)).toBe(true);
+      await again.close();
+    });
+  });
+
+  it("COW store full while a tail writes the copy: the snapshot is invalidated and the overwrite goes ahead", async () => {
+    await withTempDir(async (dir) => {
+      const storage = new HookedStorage(dir, {});
+      const pool = await openPool({ dir, chunkSize: CS, storage });
+      const vol = await pool.createVolume("v", { sizeBytes: 16 * CS });
+      await vol.write(vol.admit(0, 2 * CS), pattern(1, 2 * CS));
+      await vol.createSnapshot("s");
+      const events: string[] = [];
+      pool.events.on("snapshot-invalidated", (e) => events.push(e.snapshot));
+      const gate = new Gate();
+      storage.hooks = {
+        write: async (name) => {
+          if (!name.endsWith(".cow")) return;
+          await gate.wait();
+          throw errno("ENOSPC");
+        },
+      };
+      await vol.write(vol.admit(0, CS), pattern(2, CS)); // acknowledged with the copy write held
+      expect(events).toEqual([]);
+      gate.release();
+      await vol.flush(); // ENOSPC is not a lost write: the snapshot pays, not the volume
+      expect(events).toEqual(["s"]);
+      expect(vol.listSnapshots()[0]?.valid).toBe(false);
+      expect((await vol.read(0, CS)).equals(pattern(2, CS))).toBe(true);
+      expect(vol.stats()).toMatchObject({ cowCopies: 0, writeBackErrors: 0 });
       await pool.close();
     });
   });
