@@ -1,5 +1,6 @@
 // Engine benchmarks on real files in a temp dir. Prints a table; asserts nothing.
-// Knobs: LIVESNAP_BENCH_SCALE (default 1) multiplies operation counts.
+// Knobs: LIVESNAP_BENCH_SCALE (default 1) multiplies operation counts; LIVESNAP_BENCH_ONLY=plain
+// runs only the per-I/O CPU section (plain 4 KiB writes and reads, no snapshot).
 import { cp, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,6 +55,22 @@ async function writeLoad(
   };
   await Promise.all(Array.from({ length: depth }, worker));
   return { lat, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Runs `count` 4 KiB reads at offsets from `offsetOf`, `depth` in flight; returns IOPS. */
+async function readLoad(
+  vol: VolumeHandle,
+  count: number,
+  depth: number,
+  offsetOf: (i: number) => number,
+): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async (): Promise<void> => {
+    while (next < count) await vol.read(offsetOf(next++), 4096);
+  };
+  await Promise.all(Array.from({ length: depth }, worker));
+  return count / ((performance.now() - t0) / 1000);
 }
 
 function summarize(r: { lat: number[]; seconds: number }): {
@@ -407,7 +424,39 @@ async function blockMap16T(): Promise<void> {
   });
 }
 
+/**
+ * Per-I/O engine CPU: plain 4 KiB writes and random reads of a volume without snapshots (the page
+ * cache holds the file, so these rows are dominated by the engine's own CPU per I/O).
+ */
+async function plainIo(): Promise<void> {
+  await withPool(async (pool) => {
+    const N = Math.round(20_000 * SCALE);
+    const vol = await pool.createVolume("plain-io", { sizeBytes: N * 4096 });
+    await writeLoad(vol, N, 32, (i) => i * 4096);
+    await vol.flush();
+    // A fixed pseudo-random permutation step (odd multiplier mod N) spreads the reads.
+    const rand = (i: number): number => ((i * 7919) % N) * 4096;
+    const w1: number[] = [];
+    const w32: number[] = [];
+    const r1: number[] = [];
+    const r32: number[] = [];
+    for (let t = 0; t < 5; t++) {
+      w1.push(summarize(await writeLoad(vol, N / 4, 1, rand)).iops);
+      w32.push(summarize(await writeLoad(vol, N, 32, rand)).iops);
+      await vol.flush();
+      r1.push(await readLoad(vol, N / 4, 1, rand));
+      r32.push(await readLoad(vol, N, 32, rand));
+    }
+    row("plain 4 KiB random write, QD1", `${fmt(median(w1))} IOPS`, "median of 5; no snapshot");
+    row("plain 4 KiB random write, QD32", `${fmt(median(w32))} IOPS`, "median of 5; no snapshot");
+    row("plain 4 KiB random read, QD1", `${fmt(median(r1))} IOPS`, "median of 5; page cache");
+    row("plain 4 KiB random read, QD32", `${fmt(median(r32))} IOPS`, "median of 5; page cache");
+  });
+}
+
 console.log(`livesnap engine benchmarks (node ${process.version}, scale ${SCALE}, tmpdir ${tmpdir()})\n`);
+await plainIo();
+if (process.env.LIVESNAP_BENCH_ONLY === "plain") process.exit(0);
 await plainVsCow();
 await freshFill();
 await chunkSizes();
