@@ -699,7 +699,9 @@ export class Volume implements VolumeHandle {
     const cs = this.chunkSize;
     const lo = Math.floor(offset / cs);
     const hi = Math.ceil((offset + length) / cs);
-    const out = Buffer.alloc(length);
+    // Not zero-filled: every byte is written below by a file read (short reads zero their rest)
+    // or by the explicit fill of a zero chunk. Zeroing up front cost ~8% of a 4 KiB read's CPU.
+    const out = Buffer.allocUnsafe(length);
     const hold = await this.locks.acquireRead(lo, hi);
     try {
       const vs = this.vs;
@@ -725,12 +727,14 @@ export class Volume implements VolumeHandle {
           continue;
         }
         await flushOrigin(from);
-        if (slot !== ZERO_SLOT) {
-          try {
-            await this.store.readSlot(slot, from - c * cs, out, from - offset, to - from);
-          } catch (err) {
-            throw toEngineError(err, "COW store read");
-          }
+        if (slot === ZERO_SLOT) {
+          out.fill(0, from - offset, to - offset);
+          continue;
+        }
+        try {
+          await this.store.readSlot(slot, from - c * cs, out, from - offset, to - from);
+        } catch (err) {
+          throw toEngineError(err, "COW store read");
         }
       }
       await flushOrigin(end);
