@@ -101,7 +101,10 @@ async function runWorkload(dir: string, seed: number, steps: number): Promise<Wo
     }
   }
   await Promise.all(inflight);
-  return { ops: storage.ops, writes };
+  // The crash window ends here: the ops of the clean close below are not part of it.
+  const ops = storage.ops.slice();
+  await pool.close();
+  return { ops, writes };
 }
 
 /** Writes acknowledged before a flush that started and completed before op k. */
