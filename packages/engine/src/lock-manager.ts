@@ -166,8 +166,9 @@ export class LockManager {
   }
 
   private afterChange(lo: number, hi: number): void {
-    // Any ready entry overlapping the freed range may now run (in seq order).
-    for (const x of [...this.entries]) {
+    // Any ready entry overlapping the freed range may now run (in seq order). No copy of the
+    // array: a grant only resolves a promise, nothing runs that could change `entries` meanwhile.
+    for (const x of this.entries) {
       if (x.ready && !x.granted && overlaps(x, lo, hi)) this.tryGrantWrite(x);
     }
     if (this.waitingReads.length > 0) {

@@ -227,7 +227,8 @@ export class Volume implements VolumeHandle {
 
   /** The origin part of a write: map records, then the data. Caller holds the chunks, COW done. */
   private async writeData(t: AdmittedWrite, data: Uint8Array): Promise<void> {
-    await this.markMapped(t.entry.lo, t.entry.hi);
+    // Overwrites of mapped chunks (the common case) skip markMapped's async call and arrays.
+    if (!this.allMapped(t.entry.lo, t.entry.hi)) await this.markMapped(t.entry.lo, t.entry.hi);
     await this.originWrite(data, t.offset);
     this.noteWritten(t.entry.lo, t.entry.hi);
   }
@@ -321,6 +322,11 @@ export class Volume implements VolumeHandle {
    * per flush epoch). After a crash, a chunk can hold data only if it is mapped or in an intent
    * region, and recovery scans intent regions: the mapped set is exact.
    */
+  private allMapped(lo: number, hi: number): boolean {
+    for (let c = lo; c < hi; c++) if (!this.vs.mapped.has(c)) return false;
+    return true;
+  }
+
   private async markMapped(lo: number, hi: number): Promise<void> {
     const fresh: number[] = [];
     for (let c = lo; c < hi; c++) if (!this.vs.mapped.has(c)) fresh.push(c);
@@ -400,7 +406,8 @@ export class Volume implements VolumeHandle {
     try {
       await this.locks.acquireWrite(t.entry);
       try {
-        const plan = await this.readForWrite(t, false);
+        // No snapshot or rollback to honour (the common case): no async step before the overwrite.
+        const plan = this.mustPrepare(t) ? await this.readForWrite(t, false) : null;
         const held = data.length + (plan?.bytes ?? 0);
         if (plan && this.tails.size < MAX_WRITE_BACK_TAILS && this.tailBytes + held <= MAX_WRITE_BACK_BYTES) {
           // The caller may reuse its buffer once acknowledged.
@@ -409,7 +416,8 @@ export class Volume implements VolumeHandle {
           this.countWrite(t);
           return;
         }
-        await this.beforeOverwrite(plan ? await this.storeCopies(plan) : null);
+        if (plan) await this.beforeOverwrite(await this.storeCopies(plan));
+        else if (this.relaxation) await this.beforeOverwrite(null);
         await this.writeData(t, data);
         this.countWrite(t);
       } finally {
@@ -512,15 +520,26 @@ export class Volume implements VolumeHandle {
    * must preserve (null: none). storeCopies(plan) must run before the origin overwrite.
    */
   private async readForWrite(t: AdmittedWrite, zeroing: boolean): Promise<CowPlan | null> {
-    this.checkUsable();
-    if (t.offset + t.length > this.vs.meta.sizeBytes) {
-      throw new EngineError("out-of-range", "write past the end of the volume (resized)");
-    }
+    if (!this.mustPrepare(t)) return null;
     const rb = this.vs.rollback;
     if (rb && t.seq > rb.seq) {
       for (const c of [...rb.pending.membersInRange(t.entry.lo, t.entry.hi)]) await this.restoreChunk(c);
     }
     return this.readCopies(t.seq, t.entry.lo, t.entry.hi, zeroing);
+  }
+
+  /**
+   * The synchronous checks of a write holding its chunks; false when it has neither a rollback
+   * restore nor a COW copy to make (readForWrite would return null).
+   */
+  private mustPrepare(t: AdmittedWrite): boolean {
+    this.checkUsable();
+    if (t.offset + t.length > this.vs.meta.sizeBytes) {
+      throw new EngineError("out-of-range", "write past the end of the volume (resized)");
+    }
+    const rb = this.vs.rollback;
+    if (rb && t.seq > rb.seq) return true;
+    return this.vs.snapshots[this.vs.newestIndexBefore(t.seq)]?.valid === true;
   }
 
   /** Everything an origin overwrite must wait for: its COW copies, then a pending delete's commit. */
