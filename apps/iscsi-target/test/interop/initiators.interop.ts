@@ -78,12 +78,22 @@ describe("qemu-img over iscsi://", () => {
     const before = join(work, "a.raw"); // what the previous test wrote
     const after = join(work, "b.raw");
     writeFileSync(after, randomBytes(64 * MiB));
+    type Stats = { volumes: { volume: string; stats: { bytesWritten: number } }[] };
+    const written = async () =>
+      (await daemon.rpc<Stats>("stats.get", { volume: "vol0" })).volumes[0]?.stats.bytesWritten ?? 0;
+    const written0 = await written();
+    // Rate-limited (64 MiB at 32 MiB/s) so the snapshot surely lands mid-write, however fast the
+    // target is; it is taken once the target has taken 4 MiB of the new data.
     const writing = run(
       "qemu-img",
-      ["convert", "-n", "-f", "raw", "-O", "raw", after, daemon.url(IQN, 0)],
+      ["convert", "-n", "-r", "32M", "-f", "raw", "-O", "raw", after, daemon.url(IQN, 0)],
       300_000,
     );
-    await new Promise((r) => setTimeout(r, 150));
+    const waitStart = Date.now();
+    while ((await written()) - written0 < 4 * MiB) {
+      if (Date.now() - waitStart > 60_000) throw new Error("qemu-img wrote nothing within 60 s");
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await daemon.rpc("snapshot.create", { volume: "vol0", name: "mid" });
     const exposed = await daemon.rpc<{ lun: { lun: number; readOnly: boolean } }>("snapshot.expose", {
       volume: "vol0",
