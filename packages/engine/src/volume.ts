@@ -1065,9 +1065,12 @@ export class Volume implements VolumeHandle {
             }
           }),
         );
-        const p = progress();
-        onProgress?.(p);
-        this.host.events.emit("rollback-progress", p);
+        // done == total is reported once, below, when the rollback's end is durable.
+        if (rb.pending.size > 0) {
+          const p = progress();
+          onProgress?.(p);
+          this.host.events.emit("rollback-progress", p);
+        }
       }
       if (this.closed) return;
       // Writes admitted before R and acknowledged with their copies still in a tail: their cow

@@ -232,6 +232,8 @@ describe("engine features", () => {
       await rb;
       expect(progress.length).toBeGreaterThan(1);
       expect(progress[progress.length - 1]).toBe(200);
+      // "Done" is said once, when the rollback's end is durable.
+      expect(progress.filter((done) => done === 200)).toHaveLength(1);
       expect(events[events.length - 1]?.totalChunks).toBe(200);
       const want = Buffer.from(base);
       mine.copy(want, 199 * CS);

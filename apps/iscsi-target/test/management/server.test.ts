@@ -420,11 +420,15 @@ describe("events over WebSocket", () => {
     expect(order).toEqual(["list", "rollback"]);
     await new Promise((r) => setTimeout(r, 50));
     expect(progress.at(-1)).toMatchObject({ done: chunks, total: chunks });
+    // The server sends at most one progress event per 100 ms (plus the final one). Arrival times at
+    // the client jitter by a few ms, so check the gaps loosely and the overall rate exactly.
     for (let i = 1; i < progress.length; i++) {
       expect(progress[i]!.done).toBeGreaterThanOrEqual(progress[i - 1]!.done);
       if (progress[i]!.done < chunks)
-        expect(progress[i]!.at - progress[i - 1]!.at).toBeGreaterThanOrEqual(90);
+        expect(progress[i]!.at - progress[i - 1]!.at).toBeGreaterThanOrEqual(50);
     }
+    const span = progress.at(-1)!.at - progress[0]!.at;
+    expect(progress.length).toBeLessThanOrEqual(Math.floor((span + 10) / 100) + 2);
     expect((await pool.getVolume("vol1").read(0, small)).every((b) => b === 0x61)).toBe(true);
     await ws.close();
   });
