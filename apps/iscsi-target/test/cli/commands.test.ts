@@ -1,44 +1,30 @@
 // Every client command against a real management server on a real engine pool (the iSCSI side is the
 // TargetControl double): human output, --json output, exit codes.
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { openPool, type PoolHandle } from "@livesnap/engine";
-import pino from "pino";
+import type { PoolHandle } from "@livesnap/engine";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CliIO } from "../../src/cli/command.js";
 import { EXIT } from "../../src/cli/errors.js";
 import { main } from "../../src/cli/main.js";
-import { type ManagementServer, startManagementServer } from "../../src/management/server.js";
-import { TargetControlDouble } from "../management/target-control-double.js";
+import { type ManagementFixture, startManagementFixture } from "../management/fixture.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const CHUNK = 64 * KiB;
 
+let fx: ManagementFixture;
 let dir: string;
 let pool: PoolHandle;
-let control: TargetControlDouble;
-let server: ManagementServer;
+let server: ManagementFixture["server"];
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), "livesnap-cli-"));
-  pool = await openPool({ dir: join(dir, "pool"), chunkSize: CHUNK });
-  control = new TargetControlDouble(pool);
-  server = await startManagementServer({
-    pool,
-    control,
-    dataDir: dir,
-    port: 0,
-    logger: pino({ level: "silent" }),
-    version: "test",
-  });
+  fx = await startManagementFixture({ prefix: "livesnap-cli-", chunkSize: CHUNK, version: "test" });
+  ({ dir, pool, server } = fx);
 });
 
 afterEach(async () => {
-  await server.close();
-  await pool.close();
-  await rm(dir, { recursive: true, force: true });
+  await fx.close();
 });
 
 /** Runs livesnap in-process; the data dir supplies URL and token unless the args override them. */

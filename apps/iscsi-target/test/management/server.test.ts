@@ -1,9 +1,8 @@
 // The management server against a real engine pool in a temp dir, over real sockets: HTTP JSON-RPC,
 // WebSocket with events, /metrics and the snapshot data stream. Only the iSCSI side is a double.
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { openPool, type PoolHandle } from "@livesnap/engine";
+import type { PoolHandle } from "@livesnap/engine";
 import {
   createClient,
   decodeBlockMap,
@@ -21,37 +20,27 @@ import {
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type ManagementServer, startManagementServer } from "../../src/management/server.js";
-import { TargetControlDouble } from "./target-control-double.js";
+import { startManagementServer } from "../../src/management/server.js";
+import { type ManagementFixture, startManagementFixture } from "./fixture.js";
 
 const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
 
+let fx: ManagementFixture;
 let dir: string;
 let pool: PoolHandle;
-let control: TargetControlDouble;
-let server: ManagementServer;
+let control: ManagementFixture["control"];
+let server: ManagementFixture["server"];
 let client: RpcClient;
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), "livesnap-mgmt-"));
-  pool = await openPool({ dir: join(dir, "pool"), chunkSize: CHUNK });
-  control = new TargetControlDouble(pool);
-  server = await startManagementServer({
-    pool,
-    control,
-    dataDir: dir,
-    port: 0,
-    logger: pino({ level: process.env.LIVESNAP_TEST_LOG ?? "silent" }),
-    version: "9.9.9-test",
-  });
+  fx = await startManagementFixture({ prefix: "livesnap-mgmt-", chunkSize: CHUNK, version: "9.9.9-test" });
+  ({ dir, pool, control, server } = fx);
   client = createClient(httpTransport({ url: server.url, token: server.token }));
 });
 
 afterEach(async () => {
-  await server.close();
-  await pool.close();
-  await rm(dir, { recursive: true, force: true });
+  await fx.close();
 });
 
 async function write(volume: string, offset: number, data: Buffer): Promise<void> {
