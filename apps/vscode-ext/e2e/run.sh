@@ -71,6 +71,11 @@ if [ ! -f "$CS_HOME/.complete" ]; then
     "$CODE_SERVER_VERSION" >"$CS_HOME/package.json"
   (
     cd "$CS_HOME"
+    # Under `pnpm run`, pnpm's npm_* variables (user agent "pnpm/…") make code-server's postinstall
+    # refuse to guess the package manager: this install is npm's, with npm's own environment.
+    for v in $(compgen -e | grep '^npm_'); do
+      [ "$v" = npm_config_nodedir ] || unset "$v"
+    done
     export TMPDIR="$CS_HOME/tmp"
     export npm_config_unsafe_perm=true                   # postinstall refuses root without it
     export npm_config_yes=true                           # node-pty's postinstall runs npx node-gyp
