@@ -288,6 +288,13 @@ export class Session {
   /** Move a task forward: more R2Ts, execution, or the immediate answer. */
   private advance(task: ScsiTask): void {
     if (task.state !== "collecting" || task.aborted) return;
+    if (task.dataSequenceError) {
+      // No more R2Ts; answer when every sequence already asked for has ended (its F bit).
+      if (task.unsolicitedPending || task.outstandingR2Ts > 0) return;
+      if (task.admission.kind === "ready") this.port?.abandon(task.admission);
+      this.complete(task, { status: ScsiStatus.checkCondition, sense: PROTOCOL_SERVICE_CRC_ERROR_SENSE });
+      return;
+    }
     if (!task.dataComplete) {
       this.sendR2Ts(task);
       return;
@@ -373,9 +380,9 @@ export class Session {
         this.reject(pdu, RejectReason.protocolError);
         return;
       }
-      if (d.dataSN !== task.unsolicitedDataSN) this.dataSequenceError(pdu, task);
+      if (d.dataSN !== task.unsolicitedDataSN) this.dataSequenceError(task, d.dataSN, task.unsolicitedDataSN);
       task.unsolicitedDataSN++;
-      task.place(d.bufferOffset, d.data);
+      if (!task.dataSequenceError) task.place(d.bufferOffset, d.data);
       if (d.final) task.unsolicitedPending = false;
     } else {
       const r2t = task.r2t(d.ttt);
@@ -383,9 +390,9 @@ export class Session {
         this.reject(pdu, RejectReason.invalidPduField);
         return;
       }
-      if (d.dataSN !== r2t.nextDataSN) this.dataSequenceError(pdu, task);
+      if (d.dataSN !== r2t.nextDataSN) this.dataSequenceError(task, d.dataSN, r2t.nextDataSN);
       r2t.nextDataSN++;
-      task.place(d.bufferOffset, d.data);
+      if (!task.dataSequenceError) task.place(d.bufferOffset, d.data);
       r2t.received += d.data.length;
       if (d.final || r2t.received >= r2t.length) {
         task.removeR2T(d.ttt);
@@ -396,15 +403,17 @@ export class Session {
   }
 
   /**
-   * A Data-Out out of sequence: at ErrorRecoveryLevel 0 the data cannot be recovered by SNACK, so
-   * the task fails with the connection (RFC 7143 §7.1.4.3 / §7.12).
+   * A Data-Out out of DataSN order implies an earlier data PDU lost to a digest error (RFC 7143
+   * §7.9), handled as one (§7.8): at ERL 0 there is no recovery R2T, so the task ends with CHECK
+   * CONDITION "protocol service CRC error" once all its data has arrived; the session and the
+   * initiator's other tasks go on.
    */
-  private dataSequenceError(pdu: Pdu, task: ScsiTask): never {
-    this.reject(pdu, RejectReason.protocolError);
-    this.abortTask(task);
-    throw new IscsiProtocolError(
-      "invalid-field",
-      `DataSN out of sequence for ITT 0x${task.itt.toString(16)}`,
+  private dataSequenceError(task: ScsiTask, got: number, expected: number): void {
+    if (task.dataSequenceError) return;
+    task.dataSequenceError = true;
+    this.logger.warn(
+      { itt: task.itt, lun: task.lun, dataSN: got, expected },
+      "Data-Out DataSN out of sequence: the command fails with PROTOCOL SERVICE CRC ERROR",
     );
   }
 
@@ -768,6 +777,17 @@ const HARDWARE_ERROR_SENSE = (() => {
   s[7] = 10;
   s[12] = 0x44;
   s[13] = 0x00;
+  return s;
+})();
+
+/** ABORTED COMMAND / PROTOCOL SERVICE CRC ERROR (fixed format): RFC 7143 §11.4.7.2. */
+const PROTOCOL_SERVICE_CRC_ERROR_SENSE = (() => {
+  const s = new Uint8Array(18);
+  s[0] = 0x70;
+  s[2] = 0x0b;
+  s[7] = 10;
+  s[12] = 0x47;
+  s[13] = 0x05;
   return s;
 })();
 

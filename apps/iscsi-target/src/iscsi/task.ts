@@ -32,6 +32,8 @@ export class ScsiTask {
   unsolicitedPending: boolean;
   /** DataSN the next unsolicited Data-Out must carry. */
   unsolicitedDataSN = 0;
+  /** A Data-Out arrived out of DataSN order: its data is discarded and the task fails once all has arrived. */
+  dataSequenceError = false;
   /** Next offset to ask for with an R2T. */
   nextR2TOffset: number;
   r2tSN = 0;
