@@ -9,11 +9,14 @@ import {
   ftruncate,
   open as openFd,
   read,
+  readv,
   type Stats,
   write,
+  writev,
 } from "node:fs";
 import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { type PositionedIo, toRuns } from "./io-runs.js";
 
 export interface BlockFile {
   /** Reads up to buf.length bytes at position; returns bytes read (short only at end of file). */
@@ -52,72 +55,168 @@ function closeRaw(fd: number): Promise<void> {
   });
 }
 
+type IoDone = (err: NodeJS.ErrnoException | null, n: number) => void;
+
+interface QueuedIo extends PositionedIo {
+  readonly done: IoDone;
+}
+
+/** Reads buf fully at position, looping on short reads until the end of the file; n = bytes read. */
+function readAll(fd: number, buf: Uint8Array, position: number, done: IoDone): void {
+  let got = 0;
+  // Loops only on a short read that is not the end of the file (rare).
+  const step = (err: NodeJS.ErrnoException | null, n: number): void => {
+    if (err) {
+      done(err, got);
+      return;
+    }
+    got += n;
+    if (n === 0 || got >= buf.length) {
+      done(null, got);
+      return;
+    }
+    read(fd, buf, got, buf.length - got, position + got, step);
+  };
+  read(fd, buf, 0, buf.length, position, step);
+}
+
+/** Writes data fully at position (loops on short writes). */
+function writeAll(fd: number, data: Uint8Array, position: number, done: IoDone): void {
+  if (data.length === 0) {
+    done(null, 0);
+    return;
+  }
+  let put = 0;
+  const step = (err: NodeJS.ErrnoException | null, n: number): void => {
+    if (err) {
+      done(err, put);
+      return;
+    }
+    put += n;
+    if (put >= data.length) {
+      done(null, put);
+      return;
+    }
+    write(fd, data, put, data.length - put, position + put, step);
+  };
+  write(fd, data, 0, data.length, position, step);
+}
+
+/**
+ * One readv/writev for a run of adjacent I/Os. A short transfer (end of file for reads, rare for
+ * writes) finishes each unfinished I/O on its own, so every caller sees exactly what a single
+ * read or write would have given it.
+ */
+function transferRun(fd: number, run: readonly QueuedIo[], isWrite: boolean): void {
+  const bufs = run.map((io) => io.buf);
+  const position = (run[0] as QueuedIo).position;
+  const after = (err: NodeJS.ErrnoException | null, n: number): void => {
+    if (err) {
+      for (const io of run) io.done(err, 0);
+      return;
+    }
+    let left = n;
+    for (const io of run) {
+      const len = io.buf.length;
+      const got = Math.min(left, len);
+      left -= got;
+      if (got === len) {
+        io.done(null, len);
+        continue;
+      }
+      const rest = io.buf.subarray(got);
+      const finish: IoDone = (e, m) => io.done(e, got + m);
+      if (isWrite) writeAll(fd, rest, io.position + got, finish);
+      else readAll(fd, rest, io.position + got, finish);
+    }
+  };
+  if (isWrite) writev(fd, bufs, position, after);
+  else readv(fd, bufs, position, after);
+}
+
 /**
  * A file on a raw fd with node:fs callback calls, one promise per I/O. The FileHandle promise API
  * cost about 45% more main-thread CPU per 4 KiB write (its extra async frames and per-call
  * objects). Without a FileHandle, nothing closes the fd for us: close() is explicit, waits for the
  * calls in flight (the fd number could be reused by another open), and later calls reject.
+ *
+ * Reads and writes are queued and issued at the end of the event-loop turn (setImmediate), adjacent
+ * ones merged into one readv/writev (io-runs.ts): the COW copies of a burst of first writes land
+ * in consecutive store slots, and the origin overwrites a commit round releases are issued
+ * together. Writes of a turn are issued before its reads. Nothing else changes: each I/O still
+ * resolves on its own, and I/Os of one turn were concurrent before too.
  */
 class FsBlockFile implements BlockFile {
+  /** -1 once close() is called: new calls reject. */
   private fd: number;
+  /** The fd queued I/O uses; close() waits for it to drain before closing. */
+  private readonly rawFd: number;
   private inflight = 0;
   private onIdle: (() => void) | null = null;
+  private queuedWrites: QueuedIo[] = [];
+  private queuedReads: QueuedIo[] = [];
+  private issueScheduled = false;
 
   constructor(fd: number) {
     this.fd = fd;
+    this.rawFd = fd;
   }
 
   private done(): void {
     if (--this.inflight === 0 && this.onIdle) this.onIdle();
   }
 
-  read(buf: Uint8Array, position: number): Promise<number> {
-    const fd = this.fd;
-    if (fd < 0) return Promise.reject(closedError());
+  private readonly issueQueued = (): void => {
+    this.issueScheduled = false;
+    const writes = this.queuedWrites;
+    const reads = this.queuedReads;
+    this.queuedWrites = [];
+    this.queuedReads = [];
+    for (const run of writes.length > 0 ? toRuns(writes) : []) this.issue(run, true);
+    for (const run of reads.length > 0 ? toRuns(reads) : []) this.issue(run, false);
+  };
+
+  private issue(run: readonly QueuedIo[], isWrite: boolean): void {
+    const io = run[0] as QueuedIo;
+    try {
+      if (run.length > 1) transferRun(this.rawFd, run, isWrite);
+      else if (isWrite) writeAll(this.rawFd, io.buf, io.position, io.done);
+      else readAll(this.rawFd, io.buf, io.position, io.done);
+    } catch (err) {
+      // node:fs argument checks throw synchronously; here that must fail the I/Os, not the process.
+      for (const each of run) each.done(err as NodeJS.ErrnoException, 0);
+    }
+  }
+
+  private enqueue(queue: QueuedIo[], buf: Uint8Array, position: number, done: IoDone): void {
     this.inflight++;
+    queue.push({ buf, position, done });
+    if (!this.issueScheduled) {
+      this.issueScheduled = true;
+      setImmediate(this.issueQueued);
+    }
+  }
+
+  read(buf: Uint8Array, position: number): Promise<number> {
+    if (this.fd < 0) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
-      let got = 0;
-      // Loops only on a short read that is not the end of the file (rare).
-      const step = (err: NodeJS.ErrnoException | null, n: number): void => {
-        if (err) {
-          this.done();
-          reject(err);
-          return;
-        }
-        got += n;
-        if (n === 0 || got >= buf.length) {
-          this.done();
-          resolve(got);
-          return;
-        }
-        read(fd, buf, got, buf.length - got, position + got, step);
-      };
-      read(fd, buf, 0, buf.length, position, step);
+      this.enqueue(this.queuedReads, buf, position, (err, n) => {
+        this.done();
+        if (err) reject(err);
+        else resolve(n);
+      });
     });
   }
 
   write(data: Uint8Array, position: number): Promise<void> {
-    const fd = this.fd;
-    if (fd < 0) return Promise.reject(closedError());
+    if (this.fd < 0) return Promise.reject(closedError());
     if (data.length === 0) return Promise.resolve();
-    this.inflight++;
     return new Promise((resolve, reject) => {
-      let put = 0;
-      const step = (err: NodeJS.ErrnoException | null, n: number): void => {
-        if (err) {
-          this.done();
-          reject(err);
-          return;
-        }
-        put += n;
-        if (put >= data.length) {
-          this.done();
-          resolve();
-          return;
-        }
-        write(fd, data, put, data.length - put, position + put, step);
-      };
-      write(fd, data, 0, data.length, position, step);
+      this.enqueue(this.queuedWrites, data, position, (err) => {
+        this.done();
+        if (err) reject(err);
+        else resolve();
+      });
     });
   }
 
