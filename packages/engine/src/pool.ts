@@ -20,7 +20,7 @@ import { EngineError, toEngineError } from "./errors.js";
 import { MetaLog, type RecoveryReport } from "./meta-log.js";
 import { PoolLock } from "./pool-lock.js";
 import { PoolState, type SnapshotState, type VolumeState } from "./pool-state.js";
-import type { MetaRecord, SnapshotMeta } from "./records.js";
+import { copyChecksum, type MetaRecord, type SnapshotMeta } from "./records.js";
 import { Volume, type VolumeHost } from "./volume.js";
 
 /** Measured (bench/): 4 KiB chunks copy exactly what a first 4 KiB write after a snapshot must. */
@@ -303,7 +303,8 @@ async function verifyCopies(
         if (slot < 0) continue;
         buf.fill(0);
         await file.read(buf, slot * vs.meta.chunkSize);
-        if (crc32c(buf) !== rec.crcs[i]) return false;
+        const sum = rec.crc32cCopies ? crc32c(buf) : copyChecksum(buf);
+        if (sum !== rec.crcs[i]) return false;
       }
     } finally {
       await file.close();

@@ -9,7 +9,6 @@
 // locks, so the ordering above is unchanged. flush() waits for the tails and reports their
 // errors (errseq style).
 import type { EventEmitter } from "node:events";
-import { crc32c } from "@livesnap/crc32c";
 import type {
   BlockMap,
   BlockMapQuery,
@@ -35,7 +34,7 @@ import { GroupSync } from "./group-sync.js";
 import { type LockEntry, LockManager } from "./lock-manager.js";
 import type { MetaLog } from "./meta-log.js";
 import { type SnapshotState, type VolumeState, ZERO_SLOT } from "./pool-state.js";
-import type { MetaRecord } from "./records.js";
+import { copyChecksum, type MetaRecord } from "./records.js";
 
 /** What a volume needs from its pool. */
 export interface VolumeHost {
@@ -584,9 +583,11 @@ export class Volume implements VolumeHandle {
     const cs = this.chunkSize;
     const copies = await Promise.all(
       chunks.map(async (c) => {
-        const buf = Buffer.alloc(cs);
-        // An unmapped chunk is zeros (the mapped set is exact): nothing to read.
-        if (this.vs.mapped.has(c)) await this.originRead(buf, c * cs);
+        // An unmapped chunk is zeros (the mapped set is exact): nothing to read. A mapped one is
+        // read whole (originRead zero-fills past the end of the file): no need to zero it first.
+        if (!this.vs.mapped.has(c)) return Buffer.alloc(cs);
+        const buf = Buffer.allocUnsafe(cs);
+        await this.originRead(buf, c * cs);
         return buf;
       }),
     );
@@ -653,7 +654,7 @@ export class Volume implements VolumeHandle {
         kept.push(slot);
         // Lets recovery tell a copy that reached the disk from one the crash cut off: the store
         // and the log are synced in parallel within a commit round.
-        crcs.push(slot === ZERO_SLOT ? 0 : crc32c(plan.copies[i] as Buffer));
+        crcs.push(slot === ZERO_SLOT ? 0 : copyChecksum(plan.copies[i] as Buffer));
       }
     }
     if (chunks.length === 0) return null;
