@@ -1,0 +1,57 @@
+// When a read or write runs synchronously on the event loop instead of in libuv's thread pool.
+//
+// A thread-pool round trip wakes a worker and then the event loop: on a VM with idle vCPUs that
+// costs 40-80 µs, while a read or write the page cache serves costs a few µs as a plain syscall.
+// So while the page cache keeps serving, reads and writes up to MAX_BYTES run inline. One that
+// takes longer than a cached copy could (budgetMs: it waited for the disk, a cache miss or
+// dirty-page throttling) turns inline I/O off for a while: reads and writes then go to the pool,
+// where several disk I/Os run in parallel and the loop never stalls on one. The pause grows 4x with
+// each slow inline I/O (up to MAX_BACKOFF_MS) and halves with each fast one, so a cold workload
+// ends up in the pool and a warm one with a rare miss stays inline. Inline I/O also waits while any
+// read or write is in the pool (those are the slow ones). fdatasync always runs in the pool and
+// does not count: it does not slow a cached read or write. LIVESNAP_INLINE_IO=0 turns it off.
+
+export class InlineIoPolicy {
+  static readonly MAX_BYTES = 256 << 10;
+  static readonly MAX_BACKOFF_MS = 1000;
+
+  /** Reads and writes queued for or running in the thread pool (kept by FsBlockFile). */
+  pooled = 0;
+  private offUntil = 0;
+  private backoffMs = 0;
+
+  constructor(
+    private readonly enabled: boolean,
+    readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** What a page-cache copy of `length` bytes may take: 40 µs plus 2 GB/s. A disk access takes longer. */
+  static budgetMs(length: number): number {
+    return 0.04 + length / 2e6;
+  }
+
+  allows(length: number): boolean {
+    return (
+      this.enabled && this.pooled === 0 && length <= InlineIoPolicy.MAX_BYTES && this.now() >= this.offUntil
+    );
+  }
+
+  /** Reports an inline I/O of `length` bytes that started at `startMs`. */
+  took(startMs: number, length: number): void {
+    const now = this.now();
+    if (now - startMs > InlineIoPolicy.budgetMs(length)) {
+      this.backoffMs = Math.min(InlineIoPolicy.MAX_BACKOFF_MS, Math.max(1, this.backoffMs * 4));
+      this.offUntil = now + this.backoffMs;
+    } else if (this.backoffMs > 0) {
+      this.backoffMs = this.backoffMs < 1 ? 0 : this.backoffMs / 2;
+    }
+  }
+
+  /** The current pause after slow inline I/O (ms; 0 = none). */
+  get backoff(): number {
+    return this.backoffMs;
+  }
+}
+
+/** One policy per process: the event loop it protects is per process. */
+export const inlineIo = new InlineIoPolicy(process.env.LIVESNAP_INLINE_IO !== "0");

@@ -1,0 +1,54 @@
+// The inline-I/O policy: fast cached I/O stays inline, slow I/O sends the next ones to the pool
+// for a pause that grows with repeated slowness and shrinks with fast I/O.
+import { describe, expect, it } from "vitest";
+import { InlineIoPolicy } from "../src/inline-io.js";
+
+function policy(): { p: InlineIoPolicy; clock: { t: number } } {
+  const clock = { t: 1000 };
+  return { p: new InlineIoPolicy(true, () => clock.t), clock };
+}
+
+describe("InlineIoPolicy", () => {
+  it("allows small I/O only while nothing is in the pool and when enabled", () => {
+    const { p } = policy();
+    expect(p.allows(4096)).toBe(true);
+    expect(p.allows(InlineIoPolicy.MAX_BYTES + 1)).toBe(false);
+    p.pooled = 1;
+    expect(p.allows(4096)).toBe(false);
+    expect(new InlineIoPolicy(false).allows(1)).toBe(false);
+  });
+
+  it("a slow inline I/O pauses inline I/O; repeated slowness grows the pause, fast I/O shrinks it", () => {
+    const { p, clock } = policy();
+    const slow = (): void => {
+      const start = clock.t;
+      clock.t += 5; // 5 ms: a disk access, not a cached copy
+      p.took(start, 4096);
+    };
+    slow();
+    expect(p.backoff).toBe(1);
+    expect(p.allows(4096)).toBe(false);
+    clock.t += 1;
+    expect(p.allows(4096)).toBe(true);
+    slow();
+    slow();
+    expect(p.backoff).toBe(16);
+    for (let i = 0; i < 20; i++) slow();
+    expect(p.backoff).toBe(InlineIoPolicy.MAX_BACKOFF_MS);
+    clock.t += InlineIoPolicy.MAX_BACKOFF_MS;
+    // A cached 4 KiB copy within its budget halves the pause each time, down to none.
+    for (let i = 0; i < 12; i++) p.took(clock.t, 4096);
+    expect(p.backoff).toBe(0);
+    expect(p.allows(4096)).toBe(true);
+  });
+
+  it("the budget scales with the length", () => {
+    const { p, clock } = policy();
+    const start = clock.t;
+    clock.t += 0.1; // 100 µs: too slow for 4 KiB, fine for 256 KiB
+    p.took(start, 256 << 10);
+    expect(p.backoff).toBe(0);
+    p.took(start, 4096);
+    expect(p.backoff).toBe(1);
+  });
+});
