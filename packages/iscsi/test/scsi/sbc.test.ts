@@ -125,6 +125,22 @@ describe("thin provisioning", () => {
     });
   });
 
+  it("GET LBA STATUS starts at the requested LBA even inside a physical block (SBC-4 LBA status descriptor relationships)", async () => {
+    // libiscsi's GetLBAStatus.UnmapSingle asks for LBA i+1 after unmapping [0, i) and wants the
+    // first descriptor at i+lbppb; SBC-4 requires it at i+1. We follow SBC-4.
+    const h = new Harness({ blocks: 64 });
+    h.backend.physicalBlockSize = 4096;
+    await h.clearUa();
+    await h.run(cdb10(0x2a, 0, 64), { dataOut: fill(64 * 512, 9) });
+    const l = unmapList([[0, 8]]);
+    expect((await h.run([0x42, 0, 0, 0, 0, 0, 0, ...be(l.length, 2), 0], { dataOut: l })).status).toBe(GOOD);
+    expect(await lbaStatus(h, 9)).toEqual([[9, 55, 0]]);
+    expect(await lbaStatus(h, 1)).toEqual([
+      [1, 7, 1],
+      [8, 56, 0],
+    ]);
+  });
+
   it("UNMAP: bad lists and ranges", async () => {
     const h = new Harness({ blocks: 64 });
     await h.clearUa();
