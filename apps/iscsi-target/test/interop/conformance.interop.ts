@@ -1,5 +1,6 @@
 // libiscsi's conformance suite (iscsi-test-cu) against the built daemon, on a scratch volume:
-// every test tgt passes must pass here too, and at least MIN_PASS overall. Prints the counts.
+// every test must pass or skip except known libiscsi test bugs, and at least MIN_PASS overall.
+// Prints the counts.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -19,6 +20,13 @@ const TGT_NOT_PASSING = new Set<string>(
     }
   ).notPassing,
 );
+
+/**
+ * libiscsi tests whose assertion contradicts the standard; everything else must pass or skip.
+ * UnmapSingle wants GET LBA STATUS at LBA i+1 to start its first descriptor at i+lbppb (SBC-4: at
+ * i+1), so it fails on any conforming LUN with 4 KiB physical blocks (packages/iscsi/src/scsi/README.md).
+ */
+const LIBISCSI_TEST_BUGS = new Set<string>(["GetLBAStatus.UnmapSingle"]);
 
 /** The issue's goal for the whole suite. */
 const MIN_PASS = 200;
@@ -113,5 +121,6 @@ it("iscsi-test-cu passes everything tgt passes, and more", async () => {
   const beyondTgt = failed.filter((n) => TGT_NOT_PASSING.has(n));
   if (beyondTgt.length > 0) console.warn(`failing where tgt does not pass either: ${beyondTgt.join(", ")}`);
   expect(failed.filter((n) => !TGT_NOT_PASSING.has(n))).toEqual([]);
+  expect(failed.filter((n) => !LIBISCSI_TEST_BUGS.has(n))).toEqual([]);
   if (TESTS === "ALL") expect(count("PASS")).toBeGreaterThanOrEqual(MIN_PASS);
 });
