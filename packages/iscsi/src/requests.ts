@@ -22,6 +22,7 @@ export interface ScsiCommandRequest {
   cdb: Buffer;
   /** From the Bidirectional Read Expected Data Transfer Length AHS, if present. */
   bidiReadLength?: number;
+  /** The PDU's data segment: valid only during the parser callback after feedTransient. */
   immediateData: Buffer;
 }
 
