@@ -23,6 +23,7 @@ import {
   snAdd,
 } from "@livesnap/iscsi";
 import type { Logger } from "pino";
+import { readIntoBuffer } from "./read-buffer.js";
 import type { Session, SessionLink } from "./session.js";
 
 export interface KeepaliveOptions {
@@ -77,19 +78,22 @@ export class Connection implements SessionLink {
   readonly remoteAddress: string;
   readonly localAddress: string;
   readonly localPort: number;
+  private readonly socket: Socket;
 
   constructor(
-    private readonly socket: Socket,
+    /** From a server listening with pauseOnConnect (see readIntoBuffer). */
+    accepted: Socket,
     private readonly authority: LoginAuthority,
     private readonly keepalive: KeepaliveOptions,
     private readonly logger: Logger,
     private readonly onClose: (conn: Connection) => void,
   ) {
-    this.remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.localAddress = socket.localAddress ?? "127.0.0.1";
-    this.localPort = socket.localPort ?? 0;
+    this.remoteAddress = `${accepted.remoteAddress}:${accepted.remotePort}`;
+    this.localAddress = accepted.localAddress ?? "127.0.0.1";
+    this.localPort = accepted.localPort ?? 0;
+    const socket = readIntoBuffer(accepted, (chunk, transient) => this.onData(chunk, transient));
+    this.socket = socket;
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", (err) => this.logger.debug({ err, remote: this.remoteAddress }, "socket error"));
     socket.on("close", () => this.teardown("connection closed"));
     socket.on("drain", () => {
@@ -113,12 +117,15 @@ export class Connection implements SessionLink {
     return this.statSNValue;
   }
 
-  private onData(chunk: Buffer): void {
+  private readonly onPduBound = (pdu: ParsedPdu): void => this.onPdu(pdu);
+
+  private onData(chunk: Buffer, transient: boolean): void {
     if (this.closed) return;
     this.lastReceive = Date.now();
     this.pingOutstanding = false;
     try {
-      this.parser.feed(chunk, (pdu) => this.onPdu(pdu));
+      if (transient) this.parser.feedTransient(chunk, this.onPduBound);
+      else this.parser.feed(chunk, this.onPduBound);
     } catch (e) {
       if (e instanceof IscsiProtocolError) {
         this.logger.warn(

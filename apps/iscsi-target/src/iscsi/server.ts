@@ -105,7 +105,8 @@ export class IscsiServer implements LoginAuthority, SessionHost {
 
   async listen(portals: readonly PortalAddress[]): Promise<PortalAddress[]> {
     for (const p of portals) {
-      const server = createServer((socket) => this.accept(socket));
+      // Paused: the connection moves the socket's handle to one that reads into its own buffer.
+      const server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(p.port, p.host, () => {

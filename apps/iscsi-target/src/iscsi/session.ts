@@ -314,7 +314,12 @@ export class Session {
       result = Promise.reject(e);
     }
     result.then(
-      (response) => this.complete(task, response),
+      (response) => {
+        // A GOOD answer without Data-In holds none of the Data-Out (the engine copies what it keeps
+        // past its acknowledgement): the buffer can serve the next command.
+        if (response.status === ScsiStatus.good && response.dataIn === undefined) task.releaseBuffer();
+        this.complete(task, response);
+      },
       (e: unknown) => {
         this.logger.error({ err: e, itt: task.itt, lun: task.lun }, "SCSI execute failed");
         this.complete(task, { status: ScsiStatus.checkCondition, sense: HARDWARE_ERROR_SENSE });

@@ -1,6 +1,7 @@
 // One SCSI task on a session: its admission, the Data-Out it still waits for (immediate,
 // unsolicited, then R2T-solicited bursts), and its lifecycle until the response is sent.
-import { type Admission, allocSlice, type ScsiCommandRequest } from "@livesnap/iscsi";
+import type { Admission, ScsiCommandRequest } from "@livesnap/iscsi";
+import { dataOutPool } from "./data-out-pool.js";
 
 export type ReadyAdmission = Extract<Admission, { kind: "ready" }>;
 
@@ -45,8 +46,10 @@ export class ScsiTask {
   readonly arrivedAt = performance.now();
   /** Allocated when the first Data-Out byte arrives: a command alone never costs its EDTL in memory. */
   private data: Buffer | undefined;
-  /** Bytes of `data` below this offset are initialised (copied or zeroed): the buffer is a raw slab slice. */
+  /** Bytes of `data` below this offset are initialised (copied or zeroed): the buffer is recycled. */
   private filled = 0;
+  /** The pool buffer `data` is carved from, until it goes back with releaseBuffer(). */
+  private pooled: Buffer | undefined;
 
   constructor(
     readonly request: ScsiCommandRequest,
@@ -81,25 +84,39 @@ export class ScsiTask {
   }
 
   /**
-   * Place Data-Out bytes at `offset` (of the EDTL-sized transfer). Bytes beyond what the SCSI
-   * side wants are accepted and dropped (EDTL larger than the CDB's transfer: an underflow).
+   * Copy Data-Out bytes to `offset` (of the EDTL-sized transfer). `data` may be a view into the
+   * connection's read buffer, valid only during this call: it is always copied, never kept. Bytes
+   * beyond what the SCSI side wants are accepted and dropped (EDTL larger than the CDB's
+   * transfer: an underflow).
    */
   place(offset: number, data: Buffer): void {
     const wanted = this.wanted;
-    if (offset === 0 && wanted > 0 && this.data === undefined && data.length >= wanted) {
-      // The whole transfer in one PDU (typical immediate data): keep it, no copy.
-      this.data = data.subarray(0, wanted);
-      this.filled = wanted;
-    } else if (offset < wanted) {
+    if (offset < wanted) {
       const n = Math.min(data.length, wanted - offset);
-      if (this.data === undefined) this.data = allocSlice(wanted);
-      // A gap (out-of-order offset) must not expose the slab's old bytes: zero it.
+      if (this.data === undefined) {
+        this.pooled = dataOutPool.take(wanted);
+        this.data = this.pooled.subarray(0, wanted);
+      }
+      // A gap (out-of-order offset) must not expose an earlier command's bytes: zero it.
       if (offset > this.filled) this.data.fill(0, this.filled, offset);
       data.copy(this.data, offset, 0, n);
       if (offset + n > this.filled) this.filled = offset + n;
     }
     const end = offset + data.length;
     if (end > this.received) this.received = end;
+  }
+
+  /**
+   * The command is over and nothing holds its Data-Out any more (the SCSI side has answered and
+   * kept none of it): its buffer goes back to the pool for a later command.
+   */
+  releaseBuffer(): void {
+    const pooled = this.pooled;
+    if (pooled === undefined) return;
+    this.pooled = undefined;
+    this.data = undefined;
+    this.filled = 0;
+    dataOutPool.release(pooled);
   }
 
   get outstandingR2Ts(): number {
