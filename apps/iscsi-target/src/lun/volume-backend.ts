@@ -40,11 +40,14 @@ export function volumeBackend(volume: VolumeIo): BlockBackend {
     return w;
   };
   const info = volume.info;
+  // Images are files on 4 KiB-page filesystems: a smaller write is a read-modify-write.
+  const physicalBlockSize = Math.max(info.blockSize, 4096);
   return {
     // Fixed for the volume's lifetime; only the size can change (resize).
     blockSize: info.blockSize,
-    // Images are files on 4 KiB-page filesystems: a smaller write is a read-modify-write.
-    physicalBlockSize: Math.max(info.blockSize, 4096),
+    physicalBlockSize,
+    // The engine deallocates whole chunks; a partial chunk is zero-filled and stays mapped.
+    unmapGranularity: Math.max(info.chunkSize, physicalBlockSize),
     get sizeBytes() {
       return volume.info.sizeBytes;
     },

@@ -127,4 +127,36 @@ describe("engine volumes as LUNs", () => {
     const r = await run(target, 0, read10(16, 1));
     expect(r.dataIn?.every((b) => b === 0)).toBe(true);
   });
+
+  it("reports the chunk as unmap granularity: less is zeroed and stays mapped, a whole chunk is deallocated", async () => {
+    const { pool: p, dir } = await pool();
+    const vol = await p.createVolume("v", { sizeBytes: 1 << 20, blockSize: 512, chunkSize: 65536 });
+    const target = createScsiTargetPort();
+    addVolumeLun(target, 0, vol, dir);
+    const b0 = (await run(target, 0, [0x12, 1, 0xb0, 0, 255, 0])).dataIn!;
+    const limits = new DataView(b0.buffer, b0.byteOffset);
+    expect(limits.getUint16(6)).toBe(8); // optimal transfer granularity: one 4 KiB physical block
+    expect(limits.getUint32(28)).toBe(128); // optimal unmap granularity: one 64 KiB chunk
+    for (const lba of [0, 128]) await run(target, 0, write10(lba, 128), new Uint8Array(128 * 512).fill(9));
+    const unmap = async (lba: number, blocks: number) => {
+      const list = new Uint8Array(24);
+      const v = new DataView(list.buffer);
+      v.setUint16(0, 22);
+      v.setUint16(2, 16);
+      v.setBigUint64(8, BigInt(lba));
+      v.setUint32(16, blocks);
+      expect((await run(target, 0, [0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0], list)).status).toBe(0);
+    };
+    const status = async (lba: number) => {
+      const d = (await run(target, 0, [0x9e, 0x12, 0, 0, 0, 0, 0, 0, 0, lba, 0, 0, 0, 64, 0, 0])).dataIn!;
+      const v = new DataView(d.buffer, d.byteOffset);
+      return [Number(v.getBigUint64(8)), v.getUint32(16), d[20]! & 0x0f];
+    };
+    await unmap(8, 8); // one physical block inside chunk 0
+    expect(await status(0)).toEqual([0, 256, 0]);
+    expect((await run(target, 0, read10(8, 8))).dataIn?.every((b) => b === 0)).toBe(true);
+    await unmap(128, 128); // chunk 1, whole
+    expect(await status(0)).toEqual([0, 128, 0]);
+    expect(await status(128)).toEqual([128, 2048 - 128, 1]); // chunk 1 and the never-written rest
+  });
 });

@@ -36,6 +36,12 @@ export interface BlockBackend {
    * blockSize); reported as the physical block size. Default: blockSize.
    */
   readonly physicalBlockSize?: number;
+  /**
+   * Bytes the backend deallocates as a unit (a multiple of physicalBlockSize): an UNMAP of less
+   * is zero-filled and stays mapped. Reported as the optimal unmap granularity, which Linux takes
+   * as discard_granularity and QEMU as the target's cluster size. Default: physicalBlockSize.
+   */
+  readonly unmapGranularity?: number;
   /** Current size; may change while the LUN is exposed (CAPACITY DATA HAS CHANGED). */
   readonly sizeBytes: number;
   readonly readOnly: boolean;

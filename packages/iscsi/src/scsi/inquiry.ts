@@ -162,7 +162,8 @@ function blockLimits(backend: BlockBackend): Uint8Array {
   put32(b, 12, 0); // maximum prefetch length
   put32(b, 16, l.maxUnmapBlocks);
   put32(b, 20, l.maxUnmapDescriptors);
-  put32(b, 24, backend.thin ? perPhysical : 0); // optimal unmap granularity
+  const perUnmap = Math.max(perPhysical, Math.floor((backend.unmapGranularity ?? 0) / bs));
+  put32(b, 24, backend.thin ? perUnmap : 0); // optimal unmap granularity: what is deallocated whole
   put64(b, 32, l.maxWriteSameBlocks);
   return b;
 }

@@ -16,6 +16,7 @@ export class MemoryBackend implements BlockBackend {
   readonly open = new Set<BackendTicket>();
   flushes = 0;
   physicalBlockSize: number | undefined;
+  unmapGranularity: number | undefined;
   fuaWrites = 0;
   readOnly: boolean;
   readonly thin = true;

@@ -141,6 +141,21 @@ describe("thin provisioning", () => {
     ]);
   });
 
+  it("Block Limits: optimal unmap granularity is what the backend deallocates whole", async () => {
+    const h = new Harness({ blocks: 64 });
+    await h.clearUa();
+    const granularity = async () => {
+      const b0 = (await h.run([0x12, 1, 0xb0, 0, 255, 0])).dataIn!;
+      const v = new DataView(b0.buffer, b0.byteOffset);
+      return { transfer: v.getUint16(6), unmap: v.getUint32(28), alignment: v.getUint32(32) };
+    };
+    expect(await granularity()).toEqual({ transfer: 1, unmap: 1, alignment: 0 });
+    h.backend.physicalBlockSize = 4096;
+    expect(await granularity()).toEqual({ transfer: 8, unmap: 8, alignment: 0 });
+    h.backend.unmapGranularity = 64 * 1024;
+    expect(await granularity()).toEqual({ transfer: 8, unmap: 128, alignment: 0 });
+  });
+
   it("UNMAP: bad lists and ranges", async () => {
     const h = new Harness({ blocks: 64 });
     await h.clearUa();
