@@ -292,6 +292,7 @@ export class Session {
       // No more R2Ts; answer when every sequence already asked for has ended (its F bit).
       if (task.unsolicitedPending || task.outstandingR2Ts > 0) return;
       if (task.admission.kind === "ready") this.port?.abandon(task.admission);
+      task.releaseBuffer(); // never executed: nothing holds the data placed before the error
       this.complete(task, { status: ScsiStatus.checkCondition, sense: PROTOCOL_SERVICE_CRC_ERROR_SENSE });
       return;
     }

@@ -4,7 +4,8 @@
 // Real target over a raw socket, RAM LUN.
 import { randomBytes } from "node:crypto";
 import { type ParsedPdu, TargetOpcode } from "@livesnap/iscsi";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { dataOutPool } from "../../src/iscsi/data-out-pool.js";
 import { RawInitiator, read10, TEST_UNIT_READY, write10 } from "../helpers/raw-initiator.js";
 import { startTestTarget, TEST_IQN, type TestTarget } from "../helpers/target.js";
 
@@ -98,6 +99,22 @@ describe("Data-Out DataSN out of sequence", () => {
       await stillServes(t, ini);
     });
   }
+
+  it("gives the Data-Out buffer of the failed command back to the pool", async () => {
+    const { ini } = await setup({ InitialR2T: "Yes" });
+    const release = vi.spyOn(dataOutPool, "release");
+    try {
+      const itt = ini.command({ cdb: write10(0, 2), write: true, edtl: 1024 });
+      const ttt = (await ini.expect(TargetOpcode.readyToTransfer)).bhs.readUInt32BE(20);
+      // The first PDU is in sequence (its data is placed), the second is not.
+      ini.dataOut({ itt, ttt, offset: 0, data: randomBytes(512), dataSN: 0, final: false });
+      ini.dataOut({ itt, ttt, offset: 512, data: randomBytes(512), dataSN: 0, final: true });
+      expectProtocolCrcError(await answer(ini, itt));
+      expect(release).toHaveBeenCalledTimes(1);
+    } finally {
+      release.mockRestore();
+    }
+  });
 
   it("fails an unsolicited write only after its last Data-Out (F bit)", async () => {
     const { t, ini } = await setup({ InitialR2T: "No", FirstBurstLength: "65536" });
