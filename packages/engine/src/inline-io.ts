@@ -2,23 +2,28 @@
 //
 // A thread-pool round trip wakes a worker and then the event loop: on a VM with idle vCPUs that
 // costs 40-80 µs, while a read or write the page cache serves costs a few µs as a plain syscall.
-// So while the page cache keeps serving, reads and writes up to MAX_BYTES run inline. One that
-// takes longer than a cached copy could (budgetMs: it waited for the disk, a cache miss or
-// dirty-page throttling) turns inline I/O off for a while: reads and writes then go to the pool,
-// where several disk I/Os run in parallel and the loop never stalls on one. The pause grows 4x with
-// each slow inline I/O (up to MAX_BACKOFF_MS) and halves with each fast one, so a cold workload
-// ends up in the pool and a warm one with a rare miss stays inline. Inline I/O also waits while any
+// So while the page cache keeps serving, reads and writes up to MAX_BYTES run inline. An inline
+// I/O that takes longer than a cached copy could (budgetMs) either waited for the disk (a cache
+// miss, dirty-page throttling) or lost its CPU to another process. One alone means little (on a
+// busy 2-vCPU VM about 0.5% of inline I/Os are preempted); SLOW_TRIP of the last 8 mean the disk
+// is serving: inline I/O pauses and reads and writes go to the pool, where several disk I/Os run
+// in parallel and the loop never stalls on one. Each pause is 4x the last (up to MAX_BACKOFF_MS);
+// fast inline I/Os halve it, so a cold workload stays in the pool and a warm one stays inline. Inline I/O also waits while any
 // read or write is in the pool (those are the slow ones). fdatasync always runs in the pool and
 // does not count: it does not slow a cached read or write. LIVESNAP_INLINE_IO=0 turns it off.
 
 export class InlineIoPolicy {
   static readonly MAX_BYTES = 256 << 10;
   static readonly MAX_BACKOFF_MS = 1000;
+  /** Slow inline I/Os among the last 8 that pause inline I/O. */
+  static readonly SLOW_TRIP = 3;
 
   /** Reads and writes queued for or running in the thread pool (kept by FsBlockFile). */
   pooled = 0;
   private offUntil = 0;
   private backoffMs = 0;
+  /** The last 8 inline I/Os, newest in bit 0: 1 = slow. */
+  private recent = 0;
 
   constructor(
     private readonly enabled: boolean,
@@ -39,10 +44,13 @@ export class InlineIoPolicy {
   /** Reports an inline I/O of `length` bytes that started at `startMs`. */
   took(startMs: number, length: number): void {
     const now = this.now();
-    if (now - startMs > InlineIoPolicy.budgetMs(length)) {
+    const slow = now - startMs > InlineIoPolicy.budgetMs(length);
+    this.recent = ((this.recent << 1) | (slow ? 1 : 0)) & 0xff;
+    if (slow && popcount8(this.recent) >= InlineIoPolicy.SLOW_TRIP) {
+      this.recent = 0;
       this.backoffMs = Math.min(InlineIoPolicy.MAX_BACKOFF_MS, Math.max(1, this.backoffMs * 4));
       this.offUntil = now + this.backoffMs;
-    } else if (this.backoffMs > 0) {
+    } else if (!slow && this.backoffMs > 0) {
       this.backoffMs = this.backoffMs < 1 ? 0 : this.backoffMs / 2;
     }
   }
@@ -51,6 +59,12 @@ export class InlineIoPolicy {
   get backoff(): number {
     return this.backoffMs;
   }
+}
+
+function popcount8(x: number): number {
+  let n = 0;
+  for (let b = x; b !== 0; b &= b - 1) n++;
+  return n;
 }
 
 /** One policy per process: the event loop it protects is per process. */

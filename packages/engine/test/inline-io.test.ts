@@ -1,5 +1,6 @@
-// The inline-I/O policy: fast cached I/O stays inline, slow I/O sends the next ones to the pool
-// for a pause that grows with repeated slowness and shrinks with fast I/O.
+// The inline-I/O policy: fast cached I/O stays inline, an isolated slow one (preemption) changes
+// nothing, repeated slow ones send the next I/Os to the pool for a pause that grows with repeated
+// slowness and shrinks with fast I/O.
 import { describe, expect, it } from "vitest";
 import { InlineIoPolicy } from "../src/inline-io.js";
 
@@ -25,6 +26,12 @@ describe("InlineIoPolicy", () => {
       clock.t += 5; // 5 ms: a disk access, not a cached copy
       p.took(start, 4096);
     };
+    // One or two slow ones among the last 8: a preempted process, not a disk. Inline goes on.
+    slow();
+    slow();
+    expect(p.backoff).toBe(0);
+    expect(p.allows(4096)).toBe(true);
+    // The third: the disk is serving. A pause of 1 ms, then 4 ms after the next three...
     slow();
     expect(p.backoff).toBe(1);
     expect(p.allows(4096)).toBe(false);
@@ -32,8 +39,10 @@ describe("InlineIoPolicy", () => {
     expect(p.allows(4096)).toBe(true);
     slow();
     slow();
-    expect(p.backoff).toBe(16);
-    for (let i = 0; i < 20; i++) slow();
+    expect(p.backoff).toBe(1);
+    slow();
+    expect(p.backoff).toBe(4);
+    for (let i = 0; i < 30; i++) slow();
     expect(p.backoff).toBe(InlineIoPolicy.MAX_BACKOFF_MS);
     clock.t += InlineIoPolicy.MAX_BACKOFF_MS;
     // A cached 4 KiB copy within its budget halves the pause each time, down to none.
@@ -46,9 +55,9 @@ describe("InlineIoPolicy", () => {
     const { p, clock } = policy();
     const start = clock.t;
     clock.t += 0.1; // 100 µs: too slow for 4 KiB, fine for 256 KiB
-    p.took(start, 256 << 10);
+    for (let i = 0; i < 8; i++) p.took(start, 256 << 10);
     expect(p.backoff).toBe(0);
-    p.took(start, 4096);
+    for (let i = 0; i < 3; i++) p.took(start, 4096);
     expect(p.backoff).toBe(1);
   });
 });
