@@ -27,6 +27,7 @@ import type {
 } from "./api.js";
 import type { BlockFile } from "./block-file.js";
 import { buildBlockMap } from "./block-map.js";
+import { ChunkBuffers } from "./chunk-buffers.js";
 import { ChunkSet, REGION_CHUNKS } from "./chunk-set.js";
 import type { CowStore } from "./cow-store.js";
 import { EngineError, errnoCode, toEngineError } from "./errors.js";
@@ -161,6 +162,13 @@ export class Volume implements VolumeHandle {
   ) {
     this.originSync = new GroupSync(() => this.origin.sync());
   }
+
+  /** Chunk-sized buffers the write-back tails recycle (old chunks, copies of written data). */
+  private get buffers(): ChunkBuffers {
+    this.chunkBuffers ??= new ChunkBuffers(this.chunkSize);
+    return this.chunkBuffers;
+  }
+  private chunkBuffers: ChunkBuffers | undefined;
 
   get chunkSize(): number {
     return this.vs.meta.chunkSize;
@@ -410,7 +418,9 @@ export class Volume implements VolumeHandle {
         const held = data.length + (plan?.bytes ?? 0);
         if (plan && this.tails.size < MAX_WRITE_BACK_TAILS && this.tailBytes + held <= MAX_WRITE_BACK_BYTES) {
           // The caller may reuse its buffer once acknowledged.
-          this.startTail(t, plan, Buffer.from(data), held);
+          const own = data.length === this.chunkSize ? this.buffers.take() : Buffer.allocUnsafe(data.length);
+          own.set(data);
+          this.startTail(t, plan, own, held);
           handedOff = true;
           this.countWrite(t);
           return;
@@ -443,9 +453,15 @@ export class Volume implements VolumeHandle {
           copies = await this.storeCopies(plan);
         } finally {
           this.unstored.delete(plan);
+          // Written (or failed) and checksummed: no I/O holds the old chunks any more.
+          for (const b of plan.copies) this.buffers.give(b);
         }
         await this.beforeOverwrite(copies);
-        await this.writeData(t, data);
+        try {
+          await this.writeData(t, data);
+        } finally {
+          this.buffers.give(data);
+        }
       } catch (err) {
         this.noteWriteBackError(t, toEngineError(err, "write-back"));
       } finally {
@@ -586,7 +602,7 @@ export class Volume implements VolumeHandle {
         // An unmapped chunk is zeros (the mapped set is exact): nothing to read. A mapped one is
         // read whole (originRead zero-fills past the end of the file): no need to zero it first.
         if (!this.vs.mapped.has(c)) return Buffer.alloc(cs);
-        const buf = Buffer.allocUnsafe(cs);
+        const buf = this.buffers.take();
         await this.originRead(buf, c * cs);
         return buf;
       }),
