@@ -40,6 +40,8 @@ export class LockManager {
   private entries: LockEntry[] = [];
   private readonly reads = new Set<ReadHold>();
   private waitingReads: ReadRequest[] = [];
+  /** Called when a read or write has to wait (the volume starts a pending commit round then). */
+  onWait: (() => void) | null = null;
 
   /** Reserves the entry's place (seq is the newest admitted: appended at the tail). */
   admit(seq: number, lo: number, hi: number): LockEntry {
@@ -64,6 +66,7 @@ export class LockManager {
   acquireWrite(entry: LockEntry): Promise<void> {
     entry.ready = true;
     if (this.tryGrantWrite(entry)) return Promise.resolve();
+    this.onWait?.();
     return new Promise((resolve, reject) => {
       entry.wake = resolve;
       entry.fail = reject;
@@ -88,6 +91,7 @@ export class LockManager {
   acquireRead(lo: number, hi: number): Promise<ReadHold> {
     const hold = this.tryGrantRead(lo, hi);
     if (hold) return Promise.resolve(hold);
+    this.onWait?.();
     return new Promise((resolve, reject) => {
       this.waitingReads.push({ lo, hi, wake: resolve, fail: reject });
     });

@@ -21,6 +21,8 @@ import {
 
 const LOG_RE = /^log-(\d+)$/;
 const ROUND_MARKER = encodeRecord({ type: "round" });
+/** How long an idle log lets write-back tails gather before their commit round starts. */
+const COMMIT_DELAY_MS = 1;
 
 /** Checks the COW copies named by the last round's records; false = drop the round. */
 export type RoundVerifier = (state: PoolState, records: MetaRecord[]) => Promise<boolean>;
@@ -54,7 +56,7 @@ export class MetaLog {
     private tail: number,
     private readonly checkpointBytes: number,
   ) {
-    this.group = new GroupSync(() => this.round());
+    this.group = new GroupSync(() => this.round(), COMMIT_DELAY_MS);
   }
 
   /** Reads the newest complete checkpoint, replays the logs after it, truncates a torn tail. */
@@ -155,9 +157,12 @@ export class MetaLog {
     this.pending.push(encodeRecord(rec));
   }
 
-  /** Resolves when every record appended before the call is durable. */
-  commit(): Promise<void> {
-    return this.group.sync();
+  /**
+   * Resolves when every record appended before the call is durable. `lazy`: the caller is a
+   * write-back tail; an idle log may wait COMMIT_DELAY_MS for more records (see GroupSync).
+   */
+  commit(lazy = false): Promise<void> {
+    return this.group.sync(lazy);
   }
 
   /** Writes a checkpoint now (on close, so the next open replays nothing). */

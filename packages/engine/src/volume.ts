@@ -161,6 +161,11 @@ export class Volume implements VolumeHandle {
     private readonly host: VolumeHost,
   ) {
     this.originSync = new GroupSync(() => this.origin.sync());
+    // A write-back tail's commit round may be gathering records (GroupSync's lazy delay) while
+    // the tail holds its chunks: a read or write that waits for chunks starts the round now.
+    this.locks.onWait = () => {
+      if (this.tails.size > 0) this.host.log.commit().catch(() => undefined);
+    };
   }
 
   /** Chunk-sized buffers the write-back tails recycle (old chunks, copies of written data). */
@@ -450,7 +455,7 @@ export class Volume implements VolumeHandle {
         // commit round makes both durable, and only then the origin overwrite.
         let copies: PendingCommit | null;
         try {
-          copies = await this.storeCopies(plan);
+          copies = await this.storeCopies(plan, true);
         } finally {
           this.unstored.delete(plan);
           // Written (or failed) and checksummed: no I/O holds the old chunks any more.
@@ -488,6 +493,9 @@ export class Volume implements VolumeHandle {
   private async waitForTails(which: (t: AdmittedWrite) => boolean): Promise<void> {
     const waits: Promise<void>[] = [];
     for (const [t, tail] of this.tails) if (which(t)) waits.push(tail);
+    if (waits.length === 0) return;
+    // Someone waits now: start the tails' commit round instead of letting it gather more.
+    this.host.log.commit().catch(() => undefined);
     await Promise.all(waits);
   }
 
@@ -618,7 +626,7 @@ export class Volume implements VolumeHandle {
    * store, then queues their record; returns the commit that makes both durable (null: nothing
    * to wait for). The caller must await it before issuing the origin overwrite.
    */
-  private async storeCopies(plan: CowPlan): Promise<PendingCommit | null> {
+  private async storeCopies(plan: CowPlan, lazy = false): Promise<PendingCommit | null> {
     const cs = this.chunkSize;
     const uncount = (i: number): void => {
       this.counters.cowCopies--;
@@ -683,8 +691,9 @@ export class Volume implements VolumeHandle {
       crcs,
     });
     // Durable COW data + lookup entry BEFORE the caller issues the origin overwrite: the caller
-    // awaits this (a write-back write after its acknowledgement, in its tail).
-    const durable = this.host.log.commit();
+    // awaits this (a write-back write after its acknowledgement, in its tail: `lazy`, its round may
+    // gather more tails first).
+    const durable = this.host.log.commit(lazy);
     // Handled here so a failing round is never an unhandled rejection; awaiting still throws.
     durable.catch(() => undefined);
     return { durable };
