@@ -568,12 +568,14 @@ export class Session {
           respond(TmfResponse.functionComplete);
           return;
         }
-        // Not found: it already completed (RefCmdSN behind us) or never arrived.
-        respond(
-          snLessThan(tmf.refCmdSN, this.expCmdSN)
-            ? TmfResponse.functionComplete
-            : TmfResponse.taskDoesNotExist,
-        );
+        // Not found (RFC 7143 §11.5.1): RefCmdSN inside the CmdSN window and before the TMF means
+        // the command never arrived: "Function complete". Behind the window it already completed
+        // (its response went out before this one), or it never existed: "Task does not exist".
+        const notYetReceived =
+          !snLessThan(tmf.refCmdSN, this.expCmdSN) &&
+          !snLessThan(this.maxCmdSN, tmf.refCmdSN) &&
+          snLessThan(tmf.refCmdSN, tmf.cmdSN);
+        respond(notYetReceived ? TmfResponse.functionComplete : TmfResponse.taskDoesNotExist);
         return;
       }
       case TmfFunction.abortTaskSet:

@@ -275,6 +275,16 @@ describe("task management", () => {
     expect((await a.collectRead(r, 4096)).data.equals(Buffer.alloc(4096))).toBe(true);
   });
 
+  it("ABORT TASK for a task that already completed says it does not exist (RFC 7143 §11.5.1)", async () => {
+    const t = await target();
+    const ini = await session(t);
+    const r = ini.command({ cdb: read10(0, 1), read: true, edtl: 512 });
+    await ini.collectRead(r, 512);
+    ini.tmf(TmfFunction.abortTask, { rtt: r, refCmdSN: ini.cmdSN - 1 });
+    const rsp = await ini.expect(TargetOpcode.taskManagementResponse);
+    expect(rsp.bhs[2]).toBe(TmfResponse.taskDoesNotExist);
+  });
+
   it("ABORT TASK for an unknown task not yet received says it does not exist", async () => {
     const t = await target();
     const ini = await session(t);
