@@ -5,7 +5,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FsBlockStorage } from "../src/index.js";
-import { MAX_RUN_BUFFERS, toRuns } from "../src/io-runs.js";
+import { MAX_MERGED_IO, MAX_RUN_BUFFERS, toRuns } from "../src/io-runs.js";
 import { pattern, withTempDir } from "./helpers.js";
 
 const io = (position: number, length: number) => ({ position, buf: new Uint8Array(length) });
@@ -14,6 +14,12 @@ describe("toRuns", () => {
   it("merges adjacent ranges in file order and keeps gaps and overlaps apart", () => {
     const runs = toRuns([io(8192, 4096), io(0, 4096), io(4096, 4096), io(20000, 10), io(20005, 10)]);
     expect(runs.map((r) => r.map((x) => x.position))).toEqual([[0, 4096, 8192], [20000], [20005]]);
+  });
+
+  it("issues I/Os above MAX_MERGED_IO on their own", () => {
+    const big = MAX_MERGED_IO + 512;
+    const runs = toRuns([io(0, big), io(big, 4096), io(big + 4096, 4096), io(big + 8192, big)]);
+    expect(runs.map((r) => r.map((x) => x.position))).toEqual([[0], [big, big + 4096], [big + 8192]]);
   });
 
   it("covers every I/O exactly once, each run contiguous and bounded", () => {
