@@ -208,7 +208,6 @@ class FsBlockFile implements BlockFile {
 
   private enqueue(queue: QueuedIo[], buf: Uint8Array, position: number, done: IoDone): void {
     this.inflight++;
-    inlineIo.pooled++;
     queue.push({ buf, position, done });
     if (!this.issueScheduled) {
       this.issueScheduled = true;
@@ -230,7 +229,6 @@ class FsBlockFile implements BlockFile {
     }
     return new Promise((resolve, reject) => {
       this.enqueue(this.queuedReads, buf, position, (err, n) => {
-        inlineIo.pooled--;
         this.done();
         if (err) reject(err);
         else resolve(n);
@@ -253,7 +251,6 @@ class FsBlockFile implements BlockFile {
     }
     return new Promise((resolve, reject) => {
       this.enqueue(this.queuedWrites, data, position, (err) => {
-        inlineIo.pooled--;
         this.done();
         if (err) reject(err);
         else resolve();
