@@ -22,15 +22,28 @@ export class InlineIoPolicy {
   static readonly MAX_BACKOFF_MS = 1000;
   /** Slow inline I/Os among the last 8 that pause inline I/O. */
   static readonly SLOW_TRIP = 3;
+  /**
+   * Inline I/Os per event-loop turn. An inline I/O resolves its promise at once, so a loop of
+   * awaited I/Os (a rollback, a closed-loop writer) would otherwise run as one endless chain of
+   * microtasks and starve sockets, timers and every other session. Past this many, I/O goes to
+   * the pool until the next turn (about 64 × 5 µs of blocking at most).
+   */
+  static readonly MAX_PER_TURN = 64;
 
   private offUntil = 0;
   private backoffMs = 0;
   /** The last 8 inline I/Os, newest in bit 0: 1 = slow. */
   private recent = 0;
+  /** Inline I/Os since the last event-loop turn (reset by `nextTurn`). */
+  private turnOps = 0;
+  private readonly resetTurn = (): void => {
+    this.turnOps = 0;
+  };
 
   constructor(
     private readonly enabled: boolean,
     readonly now: () => number = () => performance.now(),
+    private readonly nextTurn: (fn: () => void) => void = (fn) => setImmediate(fn),
   ) {}
 
   /** What a page-cache copy of `length` bytes may take: 40 µs plus 2 GB/s. A disk access takes longer. */
@@ -39,11 +52,17 @@ export class InlineIoPolicy {
   }
 
   allows(length: number): boolean {
-    return this.enabled && length <= InlineIoPolicy.MAX_BYTES && this.now() >= this.offUntil;
+    return (
+      this.enabled &&
+      length <= InlineIoPolicy.MAX_BYTES &&
+      this.turnOps < InlineIoPolicy.MAX_PER_TURN &&
+      this.now() >= this.offUntil
+    );
   }
 
   /** Reports an inline I/O of `length` bytes that started at `startMs`. */
   took(startMs: number, length: number): void {
+    if (this.turnOps++ === 0) this.nextTurn(this.resetTurn);
     const now = this.now();
     const slow = now - startMs > InlineIoPolicy.budgetMs(length);
     this.recent = ((this.recent << 1) | (slow ? 1 : 0)) & 0xff;

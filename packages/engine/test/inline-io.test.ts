@@ -2,7 +2,9 @@
 // nothing, repeated slow ones send the next I/Os to the pool for a pause that grows with repeated
 // slowness and shrinks with fast I/O.
 import { describe, expect, it } from "vitest";
+import { FsBlockStorage } from "../src/index.js";
 import { InlineIoPolicy } from "../src/inline-io.js";
+import { withTempDir } from "./helpers.js";
 
 function policy(): { p: InlineIoPolicy; clock: { t: number } } {
   const clock = { t: 1000 };
@@ -49,6 +51,24 @@ describe("InlineIoPolicy", () => {
     expect(p.allows(4096)).toBe(true);
   });
 
+  it("at most MAX_PER_TURN inline I/Os per event-loop turn (a loop of awaited I/Os must yield)", () => {
+    const clock = { t: 1000 };
+    const turns: (() => void)[] = [];
+    const p = new InlineIoPolicy(
+      true,
+      () => clock.t,
+      (fn) => turns.push(fn),
+    );
+    for (let i = 0; i < InlineIoPolicy.MAX_PER_TURN; i++) {
+      expect(p.allows(4096)).toBe(true);
+      p.took(clock.t, 4096);
+    }
+    expect(p.allows(4096)).toBe(false);
+    expect(turns.length).toBe(1);
+    (turns.shift() as () => void)();
+    expect(p.allows(4096)).toBe(true);
+  });
+
   it("the budget scales with the length", () => {
     const { p, clock } = policy();
     const start = clock.t;
@@ -57,5 +77,22 @@ describe("InlineIoPolicy", () => {
     expect(p.backoff).toBe(0);
     for (let i = 0; i < 3; i++) p.took(start, 4096);
     expect(p.backoff).toBe(1);
+  });
+
+  it("a loop of awaited cached writes on a real file still lets timers run", async () => {
+    await withTempDir(async (dir) => {
+      const f = await new FsBlockStorage(dir).open("f");
+      const buf = Buffer.alloc(4096, 7);
+      let timerRanAt = -1;
+      let i = 0;
+      setTimeout(() => {
+        timerRanAt = i;
+      }, 0);
+      for (; i < 5000; i++) await f.write(buf, (i % 256) * 4096);
+      await f.close();
+      // Without the per-turn cap (inline I/O on) the timer would only run after the loop.
+      expect(timerRanAt).toBeGreaterThanOrEqual(0);
+      expect(timerRanAt).toBeLessThan(5000);
+    });
   });
 });
