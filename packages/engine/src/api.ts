@@ -154,7 +154,8 @@ export interface SnapshotReader {
   readonly info: SnapshotInfo;
   readonly sizeBytes: number;
   readonly blockSize: LogicalBlockSize;
-  read(offset: number, length: number): Promise<Buffer>;
+  /** Like VolumeHandle.read, `into` included. */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Buffer>;
   lbaStatus(offset: number, length: number): LbaStatusRange[];
 }
 
@@ -171,7 +172,8 @@ export interface VolumeHandle {
    * Writes `data` (ticket.length bytes) at ticket.offset. Without `fua` it may resolve before the
    * data reaches the origin (write-back, WCE=1): reads still see it, flush() makes it durable and
    * reports a background failure. With `fua` it resolves once it and every write acknowledged
-   * before it are durable.
+   * before it are durable. Once it settles the engine holds no reference to `data` (what a
+   * write-back tail still needs, it copied): the caller may reuse the buffer.
    */
   write(ticket: WriteTicket, data: Uint8Array, opts?: { fua?: boolean }): Promise<void>;
   writeZeroes(ticket: WriteTicket, opts?: { unmap?: boolean }): Promise<void>;
@@ -182,7 +184,11 @@ export interface VolumeHandle {
     expected: Uint8Array,
     data: Uint8Array,
   ): Promise<{ ok: true } | { ok: false; mismatchOffset: number }>;
-  read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * Reads [offset, offset+length). With `into` (at least `length` bytes) the data lands there and
+   * the result is a view of it, so a caller can recycle its buffers; without, a new buffer.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Buffer>;
   /**
    * Every write acknowledged before the call is durable when it resolves. Rejects (io-error) if
    * an acknowledged write failed in the background since the last flush; reported once.

@@ -36,6 +36,19 @@ async function checkViews(
     expect(firstDiff(await s.read(at, 1024), snapWhole.subarray(at, at + 1024))).toBe(-1);
     expect(firstDiff(await vol.read(at, 1024), whole.subarray(at, at + 1024))).toBe(-1);
   }
+  // Into a caller's poisoned (recycled) buffer, bigger than the read: the same bytes, in place.
+  for (const [reader, want] of [
+    [vol, whole],
+    [s, snapWhole],
+  ] as const) {
+    const into = Buffer.alloc(CHUNKS * CS + 100, 0xee);
+    const view = await reader.read(0, CHUNKS * CS, into);
+    expect(view.buffer).toBe(into.buffer);
+    expect(view.length).toBe(CHUNKS * CS);
+    expect(firstDiff(into.subarray(0, CHUNKS * CS), want)).toBe(-1);
+    expect(into.subarray(CHUNKS * CS).every((b) => b === 0xee)).toBe(true);
+  }
+  await expect(vol.read(0, CS, Buffer.alloc(CS - 1))).rejects.toMatchObject({ code: "invalid-argument" });
 }
 
 describe("reads never return stale memory", () => {
