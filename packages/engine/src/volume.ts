@@ -570,7 +570,13 @@ export class Volume implements VolumeHandle {
     }
     const rb = this.vs.rollback;
     if (rb && t.seq > rb.seq) return true;
-    return this.vs.snapshots[this.vs.newestIndexBefore(t.seq)]?.valid === true;
+    const target = this.vs.snapshots[this.vs.newestIndexBefore(t.seq)];
+    if (target?.valid !== true) return false;
+    // A later write (every chunk already preserved in that snapshot) needs no async step either.
+    const { lo, hi } = t.entry;
+    if (hi - lo > 64) return true;
+    for (let c = lo; c < hi; c++) if (!target.table.has(c)) return true;
+    return false;
   }
 
   /** Everything an origin overwrite must wait for: its COW copies, then a pending delete's commit. */
