@@ -64,7 +64,12 @@ export interface BlockBackend {
     expected: Uint8Array,
     data: Uint8Array,
   ): Promise<CompareAndWriteResult>;
-  read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Reads [offset, offset+length). With `into` (at least `length` bytes) the data may land there
+   * and the result be a view of it, so the transport can recycle Data-In buffers; once the promise
+   * settles the backend must not touch `into` again. A backend may ignore `into`.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Every write acknowledged before the call is durable when it resolves. */
   flush(): Promise<void>;
   lbaStatus(offset: number, length: number): BackendLbaRange[];

@@ -1,6 +1,6 @@
 // The shape every command handler has: decode and validate at admission (synchronously, in arrival
 // order), then run once the Data-Out has arrived.
-import type { ScsiCommand } from "./contract.js";
+import type { DataInBuffers, ScsiCommand } from "./contract.js";
 import type { CopyResults } from "./extended-copy.js";
 import type { InquiryIdentity } from "./inquiry.js";
 import type { LogicalUnit } from "./logical-unit.js";
@@ -33,8 +33,11 @@ export interface CommandContext {
 export interface Prepared {
   /** Data-Out bytes the CDB describes. */
   readonly dataOutLength: number;
-  /** Runs the command; returns Data-In. Throws SenseError / ReservationConflict. */
-  run(dataOut: Uint8Array): Promise<Uint8Array | undefined> | Uint8Array | undefined;
+  /**
+   * Runs the command; returns Data-In, which may be a view of a `dataIn` buffer. Throws
+   * SenseError / ReservationConflict.
+   */
+  run(dataOut: Uint8Array, dataIn?: DataInBuffers): Promise<Uint8Array | undefined> | Uint8Array | undefined;
   /** Releases what prepare took (write tickets) when run will never be called. */
   cancel?(): void;
 }

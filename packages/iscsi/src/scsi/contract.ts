@@ -82,6 +82,17 @@ export type TaskManagementFunction =
   | "target-warm-reset"
   | "target-cold-reset";
 
+/**
+ * Where a command may put its Data-In instead of a fresh buffer: the transport's recycled memory.
+ * The transport owns what it hands out and reclaims it once the response and every Data-In PDU
+ * have left the socket, so the SCSI side keeps no reference past execute(). Without it (or when a
+ * command ignores it) Data-In is whatever buffer the command returns.
+ */
+export interface DataInBuffers {
+  /** A buffer of at least `length` bytes, contents UNINITIALISED (earlier commands' data). */
+  dataInBuffer(length: number): Uint8Array;
+}
+
 /** Everything the transport needs from the SCSI side for one target (all its LUNs). */
 export interface ScsiTargetPort {
   /** LUN numbers currently exposed, ascending. */
@@ -90,6 +101,8 @@ export interface ScsiTargetPort {
   execute(
     admission: Extract<Admission, { kind: "ready" }>,
     dataOut: Uint8Array | undefined,
+    /** Data-In buffers to read into (READ 6/10/12/16); see DataInBuffers. */
+    dataIn?: DataInBuffers,
   ): Promise<ScsiResponse>;
   /**
    * The transport will never execute this admission (task aborted, connection dropped before its

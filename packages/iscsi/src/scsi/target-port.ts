@@ -6,6 +6,7 @@ import type { CommandContext, CommandSpec, PortServices, Prepared } from "./comm
 import { COMMANDS, checkUsage, findCommand, hasServiceActions } from "./command-table.js";
 import type {
   Admission,
+  DataInBuffers,
   ItNexus,
   ScsiCommand,
   ScsiResponse,
@@ -19,6 +20,9 @@ import { LogicalUnit } from "./logical-unit.js";
 import { nexusKeyOf } from "./pr-commands.js";
 import { ReservationConflict } from "./reservations.js";
 import { Asc, encodeSense, invalidField, SenseError, type SenseInfo, SenseKey } from "./sense.js";
+
+/** Data-Out of a command that has none (never written to). */
+const EMPTY = new Uint8Array(0);
 
 export interface ScsiTargetPortOptions {
   /** INQUIRY PRODUCT IDENTIFICATION (16 chars max). */
@@ -157,12 +161,13 @@ export function createScsiTargetPort(opts: ScsiTargetPortOptions = {}): ScsiTarg
   async function execute(
     admission: Extract<Admission, { kind: "ready" }>,
     dataOut: Uint8Array | undefined,
+    buffers?: DataInBuffers,
   ): Promise<ScsiResponse> {
     const handle = admission.handle as Handle;
     if (handle.state !== "admitted") throw new Error("admission executed twice or abandoned");
     handle.state = "running";
     try {
-      const dataIn = await handle.prepared.run(dataOut ?? new Uint8Array(0));
+      const dataIn = await handle.prepared.run(dataOut ?? EMPTY, buffers);
       return dataIn === undefined ? { status: ScsiStatus.good } : { status: ScsiStatus.good, dataIn };
     } catch (err) {
       if (!isScsiCondition(err)) opts.onInternalError?.(err, { lun: handle.lun, opcode: handle.opcode });

@@ -1,5 +1,11 @@
 // Drives a ScsiTarget the way the transport does: admit, collect Data-Out, execute.
-import { createScsiTargetPort, type ItNexus, type ScsiResponse, type ScsiTarget } from "../../src/index.js";
+import {
+  createScsiTargetPort,
+  type DataInBuffers,
+  type ItNexus,
+  type ScsiResponse,
+  type ScsiTarget,
+} from "../../src/index.js";
 import { MemoryBackend } from "./memory-backend.js";
 
 export function nexus(n = 1, initiator = "iqn.2026-01.test:init"): ItNexus {
@@ -19,9 +25,24 @@ export interface Result extends ScsiResponse {
   dataOutLength: number;
 }
 
+/**
+ * Data-In buffers as the transport's pool hands them out: larger than asked (a size class) and
+ * full of an earlier command's bytes, so a command that exposes a byte it did not write shows.
+ */
+export class StaleDataInBuffers implements DataInBuffers {
+  readonly handedOut: Uint8Array[] = [];
+  dataInBuffer(length: number): Uint8Array {
+    const buf = new Uint8Array(length + 4096).fill(0xee);
+    this.handedOut.push(buf);
+    return buf;
+  }
+}
+
 export class Harness {
   readonly target: ScsiTarget;
   readonly backend: MemoryBackend;
+  /** Every command runs with these, like the transport's recycled Data-In buffers. */
+  readonly dataIn = new StaleDataInBuffers();
 
   constructor(
     opts: {
@@ -60,7 +81,7 @@ export class Harness {
     });
     if (adm.kind === "immediate") return { ...adm.response, dataOutLength: 0 };
     const out = dataOut?.subarray(0, adm.dataOutLength);
-    const r = await this.target.execute(adm, out);
+    const r = await this.target.execute(adm, out, this.dataIn);
     return { ...r, dataOutLength: adm.cdbDataOutLength ?? adm.dataOutLength };
   }
 

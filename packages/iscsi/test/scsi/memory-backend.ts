@@ -101,8 +101,11 @@ export class MemoryBackend implements BlockBackend {
     return { ok: true };
   }
 
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    return this.data.slice(offset, offset + length);
+  async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    if (!into) return this.data.slice(offset, offset + length);
+    if (into.length < length) throw new Error(`read buffer of ${into.length} bytes for ${length}`);
+    into.set(this.data.subarray(offset, offset + length));
+    return into.subarray(0, length);
   }
 
   async flush(): Promise<void> {

@@ -240,3 +240,43 @@ describe("LUN reset", () => {
     expect((await h.run(cdb10(0x28, 0, 1), { nexus: nexus(2) })).status).toBe(GOOD);
   });
 });
+
+describe("READ into the transport's Data-In buffers", () => {
+  const read6 = (lba: number, blocks: number) => [
+    0x08,
+    (lba >> 16) & 0x1f,
+    (lba >> 8) & 0xff,
+    lba & 0xff,
+    blocks,
+    0,
+  ];
+  const read12 = (lba: number, blocks: number) => [0xa8, 0, ...be(lba, 4), ...be(blocks, 4), 0, 0];
+
+  it("READ 6/10/12/16 return a view of the buffer they were handed, exactly the bytes read", async () => {
+    const h = new Harness();
+    await h.clearUa();
+    const pattern = Uint8Array.from({ length: 8 * 512 }, (_, i) => (i * 7 + 3) & 0xff);
+    expect((await h.run(cdb10(0x2a, 16, 8), { dataOut: pattern })).status).toBe(GOOD);
+    for (const cdb of [read6(16, 8), cdb10(0x28, 16, 8), read12(16, 8), cdb16(0x88, 16, 8)]) {
+      const before = h.dataIn.handedOut.length;
+      const r = await h.run(cdb);
+      expect(r.status).toBe(GOOD);
+      expect(h.dataIn.handedOut.length).toBe(before + 1);
+      const handed = h.dataIn.handedOut[before];
+      expect(r.dataIn?.buffer).toBe(handed?.buffer);
+      expect(r.dataIn?.length).toBe(8 * 512); // not the handed buffer's larger size
+      expect(Buffer.from(r.dataIn ?? []).equals(Buffer.from(pattern))).toBe(true);
+    }
+  });
+
+  it("a zero-length READ, a failed READ's range check, VERIFY and COMPARE AND WRITE take no buffer", async () => {
+    const h = new Harness({ blocks: 1024 });
+    await h.clearUa();
+    expect((await h.run(cdb10(0x28, 0, 0))).status).toBe(GOOD);
+    expect((await h.run(cdb10(0x28, 1020, 8))).status).toBe(2); // LBA out of range
+    expect((await h.run(cdb10(0x2f, 0, 8))).status).toBe(GOOD); // VERIFY BYTCHK=0
+    const caw = [0x89, 0, ...be(0, 8), 0, 0, 0, 1, 0, 0];
+    expect((await h.run(caw, { dataOut: fill(1024, 0) })).status).toBe(GOOD);
+    expect(h.dataIn.handedOut).toHaveLength(0);
+  });
+});
