@@ -250,7 +250,9 @@ export class Connection implements SessionLink {
     this.endAfterFlush();
   }
 
-  send(pdu: Pdu, numbering: "status" | "current-statsn"): void {
+  send(pdu: Pdu, numbering: "status" | "current-statsn", written?: () => void): void {
+    // Dropped, and `written` never runs: nothing of this PDU was queued, but an earlier PDU of the
+    // same buffer may still be flushing after end(); a buffer not recycled is only left to the GC.
     if (this.closed) return;
     if (numbering === "status") {
       pdu.bhs.writeUInt32BE(this.statSNValue, 24);
@@ -264,7 +266,14 @@ export class Connection implements SessionLink {
       socket.cork();
       setImmediate(this.uncork);
     }
-    for (const piece of serializePdu(pdu, this.digests)) socket.write(piece);
+    // Digests are computed here, synchronously: only the socket still reads the data afterwards.
+    const pieces = serializePdu(pdu, this.digests);
+    const last = pieces.length - 1;
+    for (let i = 0; i < last; i++) socket.write(pieces[i] as Buffer);
+    // net.Socket keeps a reference to every Buffer written (no copy) until the write's callback:
+    // that is when the data may be recycled, whether it was sent or the socket was destroyed.
+    if (written === undefined) socket.write(pieces[last] as Buffer);
+    else socket.write(pieces[last] as Buffer, () => written());
     if (socket.writableLength > WRITE_HIGH_WATER && !this.pausedForWrites) {
       this.pausedForWrites = true;
       socket.pause();

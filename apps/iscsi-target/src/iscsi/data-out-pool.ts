@@ -1,8 +1,9 @@
-// Data-Out buffers recycled from one write command to the next. Every buffer allocated for a
-// transfer is external memory to V8, and V8 starts a full mark-compact after every ~64 MiB of it:
-// at 128 KiB per write that was a full GC every few hundred writes, the largest single cost of a
-// sequential-write load. A buffer comes back only when its command is over and nobody else holds
-// it (see Session: a GOOD write without Data-In; the engine copies what it keeps past its ack).
+// Data-Out and Data-In buffers recycled from one command to the next. Every buffer allocated for
+// a transfer is external memory to V8, and V8 starts a full mark-compact after every ~64 MiB of
+// it: at 128 KiB per command that was a full GC every few hundred commands, the largest single
+// cost of a sequential load. A buffer comes back only when nobody holds it any more (see Session
+// and ScsiTask: a GOOD write without Data-In, the engine copying what it keeps past its ack; a
+// read once the socket's write of its last Data-In PDU has completed).
 
 /** Smallest size class: smaller transfers round up to it. */
 const MIN_CLASS = 4096;
@@ -12,6 +13,8 @@ const MAX_CLASS = 16 * 1024 * 1024;
 export class DataOutPool {
   /** Free buffers by size class (a power of two). */
   private readonly free = new Map<number, Buffer[]>();
+  /** The same buffers as `free`: a buffer released while already free is a double release. */
+  private readonly freeSet = new Set<Buffer>();
   private pooled = 0;
 
   constructor(
@@ -35,13 +38,18 @@ export class DataOutPool {
     const buf = list?.pop();
     if (buf) {
       this.pooled -= size;
+      this.freeSet.delete(buf);
       return buf;
     }
     return Buffer.allocUnsafeSlow(size);
   }
 
-  /** Give back a buffer from `take` that no one references any more. */
+  /**
+   * Give back a buffer from `take` that no one references any more. Throws when it is free
+   * already: two later commands would share it (owners clear their reference as they release).
+   */
   release(buf: Buffer): void {
+    if (this.freeSet.has(buf)) throw new Error("pool buffer released twice");
     const size = buf.length;
     if (sizeClass(size) !== size || this.pooled + size > this.maxPooledBytes) return;
     let list = this.free.get(size);
@@ -50,6 +58,7 @@ export class DataOutPool {
       this.free.set(size, list);
     }
     list.push(buf);
+    this.freeSet.add(buf);
     this.pooled += size;
   }
 }

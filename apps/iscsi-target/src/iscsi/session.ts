@@ -53,8 +53,12 @@ import { type ReadyAdmission, ScsiTask } from "./task.js";
 
 /** What the session needs from its connection. */
 export interface SessionLink {
-  /** Send a PDU; `status` PDUs take the next StatSN (stamped by the link at bytes 24..27). */
-  send(pdu: Pdu, numbering: "status" | "current-statsn"): void;
+  /**
+   * Send a PDU; `status` PDUs take the next StatSN (stamped by the link at bytes 24..27).
+   * `written` runs once the link holds no reference to this PDU or any PDU sent before it (sent,
+   * or discarded with the socket); never if the link is closed already (the PDU is dropped).
+   */
+  send(pdu: Pdu, numbering: "status" | "current-statsn", written?: () => void): void;
   /** StatSN the next status PDU will carry. */
   readonly statSN: number;
   /** Send everything queued, then close the connection. */
@@ -310,7 +314,7 @@ export class Session {
     const dataOut = task.buffer;
     let result: Promise<ScsiResponse>;
     try {
-      result = port.execute(admission, dataOut);
+      result = port.execute(admission, dataOut, task);
     } catch (e) {
       result = Promise.reject(e);
     }
@@ -435,7 +439,11 @@ export class Session {
       observe(this.params.targetName ?? "", req.lun, kind, (performance.now() - task.arrivedAt) / 1000);
     }
     const link = this.link;
-    if (task.aborted || this.closed || !link) return;
+    if (task.aborted || this.closed || !link) {
+      // Nothing goes out and execute() has settled (complete() runs after it): no one holds it.
+      task.releaseDataIn();
+      return;
+    }
     const edtl = req.expectedDataTransferLength;
     const data = response.dataIn;
     let residual: Residual;
@@ -454,6 +462,10 @@ export class Session {
     // The window does not move while this task's PDUs go out: compute it once.
     const { expCmdSN, maxCmdSN } = this.numbers();
     const collapse = response.status === ScsiStatus.good && !response.sense && toSend > 0;
+    // Data-In may be a view of the task's pool buffer: it goes back when the socket is done with
+    // the last PDU that carries (or follows) it, after its digest was computed in send().
+    const release = toSend > 0 && task.holdsDataIn ? () => task.releaseDataIn() : undefined;
+    if (release === undefined) task.releaseDataIn();
     if (toSend > 0 && data) {
       const segment = this.params.initiatorMaxRecvDataSegmentLength;
       const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -481,6 +493,7 @@ export class Session {
             data: buf.subarray(offset, offset + len),
           }),
           withStatus ? "status" : "current-statsn",
+          withStatus ? release : undefined,
         );
         offset += len;
       }
@@ -499,6 +512,7 @@ export class Session {
         maxCmdSN,
       }),
       "status",
+      release,
     );
   }
 

@@ -1,6 +1,6 @@
 // One SCSI task on a session: its admission, the Data-Out it still waits for (immediate,
 // unsolicited, then R2T-solicited bursts), and its lifecycle until the response is sent.
-import type { Admission, ScsiCommandRequest } from "@livesnap/iscsi";
+import type { Admission, DataInBuffers, ScsiCommandRequest } from "@livesnap/iscsi";
 import { dataOutPool } from "./data-out-pool.js";
 
 export type ReadyAdmission = Extract<Admission, { kind: "ready" }>;
@@ -24,7 +24,7 @@ export interface OutstandingR2T {
   nextDataSN: number;
 }
 
-export class ScsiTask {
+export class ScsiTask implements DataInBuffers {
   state: TaskState = "collecting";
   aborted = false;
   /** Bytes collected into `buffer` (data arrives in order; DataPDUInOrder=Yes). */
@@ -50,6 +50,8 @@ export class ScsiTask {
   private filled = 0;
   /** The pool buffer `data` is carved from, until it goes back with releaseBuffer(). */
   private pooled: Buffer | undefined;
+  /** The pool buffer a READ reads its Data-In into, until it goes back with releaseDataIn(). */
+  private dataIn: Buffer | undefined;
 
   constructor(
     readonly request: ScsiCommandRequest,
@@ -117,6 +119,32 @@ export class ScsiTask {
     this.data = undefined;
     this.filled = 0;
     dataOutPool.release(pooled);
+  }
+
+  /**
+   * Data-In buffer for execute() (DataInBuffers): from the pool, owned by this task, which gives
+   * it back once with releaseDataIn(). A second request in one command is not pooled.
+   */
+  dataInBuffer(length: number): Uint8Array {
+    if (this.dataIn !== undefined) return Buffer.allocUnsafeSlow(length);
+    const buf = dataOutPool.take(length);
+    this.dataIn = buf;
+    return buf;
+  }
+
+  get holdsDataIn(): boolean {
+    return this.dataIn !== undefined;
+  }
+
+  /**
+   * Execute has settled and the socket holds none of the Data-In: the buffer goes back to the
+   * pool. Only the first call returns it (the task lets go of it), so it cannot go back twice.
+   */
+  releaseDataIn(): void {
+    const buf = this.dataIn;
+    if (buf === undefined) return;
+    this.dataIn = undefined;
+    dataOutPool.release(buf);
   }
 
   get outstandingR2Ts(): number {

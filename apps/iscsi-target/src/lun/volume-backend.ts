@@ -74,9 +74,10 @@ export function volumeBackend(volume: VolumeIo): BlockBackend {
     unmap: (t) => engineCall("write", () => volume.unmap(engineTicket(t))),
     compareAndWrite: (t, expected, data): Promise<CompareAndWriteResult> =>
       engineCall("write", () => volume.compareAndWrite(engineTicket(t), expected, data)),
-    read(offset, length) {
+    // `into` is the transport's recycled Data-In buffer; the engine reads straight into it.
+    read(offset, length, into) {
       try {
-        return engineResult("read", volume.read(offset, length));
+        return engineResult("read", volume.read(offset, length, into));
       } catch (err) {
         return Promise.reject(toSenseError(err, "read"));
       }
@@ -110,7 +111,13 @@ export function snapshotBackend(volumeName: string, snapshot: SnapshotIo): Block
     writeZeroes: async () => refuse(),
     unmap: async () => refuse(),
     compareAndWrite: async () => refuse(),
-    read: (offset, length) => engineCall("read", () => snapshot.read(offset, length)),
+    read(offset, length, into) {
+      try {
+        return engineResult("read", snapshot.read(offset, length, into));
+      } catch (err) {
+        return Promise.reject(toSenseError(err, "read"));
+      }
+    },
     flush: async () => {},
     lbaStatus: (offset, length) => engineCallSync("read", () => snapshot.lbaStatus(offset, length)),
   };

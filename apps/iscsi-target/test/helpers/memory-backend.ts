@@ -34,7 +34,11 @@ export function memoryBackend(
       data.set(bytes, t.offset);
       return { ok: true };
     },
-    read: async (offset, length) => Buffer.from(data.subarray(offset, offset + length)),
+    read: async (offset, length, into) => {
+      if (!into) return Buffer.from(data.subarray(offset, offset + length));
+      into.set(data.subarray(offset, offset + length));
+      return into.subarray(0, length);
+    },
     flush: async () => {},
     lbaStatus: (offset, length): BackendLbaRange[] => [{ offset, length, mapped: true }],
   };
