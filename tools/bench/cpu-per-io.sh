@@ -11,8 +11,9 @@
 #                  (summarise it with tools/bench/cpuprofile-top.mjs)
 #
 # Workloads (iscsi-bench, 1 session): sw128k = 128 KiB sequential write QD 32, rw4k = 4 KiB random
-# write QD 32, sr128k = 128 KiB sequential read QD 32, rr4k = 4 KiB random read QD 32.
-# Reads iscsi-bench's `target_us_per_io` (target CPU from /proc/PID/stat / I/Os done).
+# write QD 32, sr128k = 128 KiB sequential read QD 32, rr4k = 4 KiB random read QD 32, rr4kqd1 =
+# 4 KiB random read QD 1 (latency). Reads iscsi-bench's `target_us_per_io` (target CPU from
+# /proc/PID/stat / I/Os done) and its p50/p99 latency.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
     --match) MATCH=$2; shift 2;;
     --only) ONLY=$2; shift 2;;
     --cpu-prof) PROF=$2; shift 2;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
     *) echo "cpu-per-io.sh: unknown option $1 (see --help)" >&2; exit 2;;
   esac
 done
@@ -65,18 +66,20 @@ for w in ${ONLY//,/ }; do
     rw4k) args=(--rw randwrite --bs 4k);;
     sr128k) args=(--rw read --bs 128k);;
     rr4k) args=(--rw randread --bs 4k);;
+    rr4kqd1) args=(--rw randread --bs 4k --qd 1);;
     *) die "unknown workload $w";;
   esac
   vals=()
   for _ in $(seq "$RUNS"); do
-    line=$("$BENCH" --url "$URL" "${args[@]}" --qd 32 --seconds "$SECS" --ramp 0.5 --range-mb "$SIZE_MB" \
+    line=$("$BENCH" --url "$URL" --qd 32 "${args[@]}" --seconds "$SECS" --ramp 0.5 --range-mb "$SIZE_MB" \
       --target-pid "$LS_TARGET_PID" 2> /dev/null) || die "$w: iscsi-bench failed"
-    read -r us mbps iops errors < <(python3 -c '
+    read -r us mbps iops errors p50 p99 < <(python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])
-print(r["cpu"]["target_us_per_io"], r["mbps"], r["iops"], r["errors"])' "$line")
+print(r["cpu"]["target_us_per_io"], r["mbps"], r["iops"], r["errors"], r["lat_us"]["p50"], r["lat_us"]["p99"])' "$line")
     [ "$errors" = 0 ] || die "$w: $errors failed commands"
-    printf '%-7s target %7.1f us/io  %8.1f MiB/s  %9.0f IOPS\n' "$w" "$us" "$mbps" "$iops"
+    printf '%-7s target %7.1f us/io  %8.1f MiB/s  %9.0f IOPS  p50 %8.1f us  p99 %8.1f us\n' \
+      "$w" "$us" "$mbps" "$iops" "$p50" "$p99"
     vals+=("$us")
   done
   printf '%-7s median %7.1f us/io\n' "$w" "$(printf '%s\n' "${vals[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p")"
