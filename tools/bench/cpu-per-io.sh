@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
     --match) MATCH=$2; shift 2;;
     --only) ONLY=$2; shift 2;;
     --cpu-prof) PROF=$2; shift 2;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
     *) echo "cpu-per-io.sh: unknown option $1 (see --help)" >&2; exit 2;;
   esac
 done
