@@ -105,7 +105,8 @@ describe("engine features", () => {
     });
   });
 
-  it("block map of a 16 TiB volume answers in milliseconds", async () => {
+  // Speed is the bench's business (block map of 16 TiB: ~20 ms); this checks the answers.
+  it("block map, lbaStatus and unmap of a 16 TiB volume visit only populated regions", async () => {
     await withTempDir(async (dir) => {
       const pool = await openPool({ dir, chunkSize: CS });
       const TiB = 1024 ** 4;
@@ -116,9 +117,7 @@ describe("engine features", () => {
       }
       await vol.createSnapshot("s");
       await vol.write(vol.admit(8 * TiB, CS), pattern(99, CS));
-      const t0 = performance.now();
       const m = vol.blockMap({ buckets: 65536 });
-      const ms = performance.now() - t0;
       const sum = (col: number) => {
         let s = 0;
         for (let b = 0; b < 65536; b++) s += m.counts[b * m.classes.length + col] as number;
@@ -127,11 +126,8 @@ describe("engine features", () => {
       expect(sum(1)).toBe(63);
       expect(sum(2)).toBe(1);
       expect(sum(0) + sum(1) + sum(2)).toBe((16 * TiB) / CS);
-      expect(ms).toBeLessThan(1000); // generous for loaded CI; the bench prints the real number
       // GET LBA STATUS over the whole volume skips empty regions.
-      const t1 = performance.now();
       const st = vol.lbaStatus(0, 16 * TiB);
-      expect(performance.now() - t1).toBeLessThan(1000);
       expect(st.filter((r) => r.mapped).length).toBe(64);
       expect(st.reduce((n, r) => n + r.length, 0)).toBe(16 * TiB);
       expect(st[0]).toEqual({ offset: 0, length: CS, mapped: true });
@@ -139,9 +135,8 @@ describe("engine features", () => {
       expect(snapSt.filter((r) => r.mapped).length).toBe(64);
       // UNMAP of the whole 16 TiB (mkfs does this): cost follows allocated chunks, not the range.
       const before = await vol.getSnapshot("s").read(0, CS);
-      const t2 = performance.now();
+      // An unmap that walked the range (4 G chunks) would blow the test timeout.
       await vol.unmap(vol.admit(0, 16 * TiB));
-      expect(performance.now() - t2).toBeLessThan(5000);
       expect(vol.info.allocatedBytes).toBe(0);
       expect((await vol.read(0, CS)).every((b) => b === 0)).toBe(true);
       expect((await vol.getSnapshot("s").read(0, CS)).equals(before)).toBe(true);
