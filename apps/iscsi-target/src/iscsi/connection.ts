@@ -273,7 +273,7 @@ export class Connection implements SessionLink {
     // net.Socket keeps a reference to every Buffer written (no copy) until the write's callback:
     // that is when the data may be recycled, whether it was sent or the socket was destroyed.
     if (written === undefined) socket.write(pieces[last] as Buffer);
-    else socket.write(pieces[last] as Buffer, () => written());
+    else socket.write(pieces[last] as Buffer, written);
     if (socket.writableLength > WRITE_HIGH_WATER && !this.pausedForWrites) {
       this.pausedForWrites = true;
       socket.pause();

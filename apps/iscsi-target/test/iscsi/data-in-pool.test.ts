@@ -220,6 +220,28 @@ describe("a read that never sends its data gives its buffer back exactly once", 
   }
 });
 
+describe("Data-In still queued in the socket when the connection drops", () => {
+  it("goes back once the socket discards it, not before", async () => {
+    const t = await startTestTarget({ sizeBytes: 32 << 20 });
+    cleanup.push(() => t.close());
+    const ini = await login(t, {}, [0]);
+    const watch = watchPool();
+    // The initiator stops reading: 32 MiB of Data-In cannot all fit in the kernel's buffers.
+    ini.socket.pause();
+    for (let i = 0; i < 32; i++) ini.command({ cdb: read10(i * 2048, 2048), read: true, edtl: 1 << 20 });
+    await vi.waitFor(() => expect(watch.taken).toHaveLength(32));
+    await new Promise((r) => setTimeout(r, 100));
+    const heldBySocket = watch.taken.length - watch.released.length;
+    expect(heldBySocket).toBeGreaterThan(0);
+    ini.close();
+    await vi.waitFor(() => expect(watch.released.length).toBe(watch.taken.length));
+    // A buffer the socket was done with may have served a later read: once back per take.
+    for (const buf of new Set(watch.taken)) {
+      expect(watch.releasesOf(buf)).toBe(watch.taken.filter((b) => b === buf).length);
+    }
+  });
+});
+
 describe("the pool refuses a buffer it holds already", () => {
   it("a task gives its Data-In buffer back once, however often it is told to", () => {
     const watch = watchPool();
