@@ -30,6 +30,8 @@ export class InlineIoPolicy {
    */
   static readonly MAX_PER_TURN = 64;
 
+  /** Since start: I/Os run inline, inline I/Os slower than their budget, pauses started. */
+  readonly counts = { inline: 0, slow: 0, pauses: 0 };
   private offUntil = 0;
   private backoffMs = 0;
   /** The last 8 inline I/Os, newest in bit 0: 1 = slow. */
@@ -65,9 +67,12 @@ export class InlineIoPolicy {
     if (this.turnOps++ === 0) this.nextTurn(this.resetTurn);
     const now = this.now();
     const slow = now - startMs > InlineIoPolicy.budgetMs(length);
+    this.counts.inline++;
+    if (slow) this.counts.slow++;
     this.recent = ((this.recent << 1) | (slow ? 1 : 0)) & 0xff;
     if (slow && popcount8(this.recent) >= InlineIoPolicy.SLOW_TRIP) {
       this.recent = 0;
+      this.counts.pauses++;
       this.backoffMs = Math.min(InlineIoPolicy.MAX_BACKOFF_MS, Math.max(1, this.backoffMs * 4));
       this.offUntil = now + this.backoffMs;
     } else if (!slow && this.backoffMs > 0) {
@@ -89,3 +94,8 @@ function popcount8(x: number): number {
 
 /** One policy per process: the event loop it protects is per process. */
 export const inlineIo = new InlineIoPolicy(process.env.LIVESNAP_INLINE_IO !== "0");
+
+/** Process-wide inline I/O counters (for metrics): inline I/Os, slow ones, pauses started. */
+export function inlineIoStats(): { inline: number; slow: number; pauses: number } {
+  return { ...inlineIo.counts };
+}

@@ -43,6 +43,8 @@ describe("InlineIoPolicy", () => {
     slow();
     expect(p.backoff).toBe(4);
     for (let i = 0; i < 30; i++) slow();
+    expect(p.counts.pauses).toBeGreaterThanOrEqual(5);
+    expect(p.counts.slow).toBe(p.counts.inline);
     expect(p.backoff).toBe(InlineIoPolicy.MAX_BACKOFF_MS);
     clock.t += InlineIoPolicy.MAX_BACKOFF_MS;
     // A cached 4 KiB copy within its budget halves the pause each time, down to none.

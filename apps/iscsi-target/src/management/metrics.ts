@@ -1,6 +1,6 @@
 // Prometheus metrics, read from the engine and the iSCSI side at scrape time (no bookkeeping on the
 // I/O path). Counters mirror the engine's cumulative per-volume counters.
-import type { PoolHandle, VolumeInfo, VolumeStats } from "@livesnap/engine";
+import { inlineIoStats, type PoolHandle, type VolumeInfo, type VolumeStats } from "@livesnap/engine";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { TargetControl } from "../target-control.js";
 
@@ -111,6 +111,27 @@ export function createMetrics(pool: PoolHandle, control: TargetControl): Managem
       this.set(control.listTargets().reduce((n, t) => n + t.luns.length, 0));
     },
   });
+  // The engine's file I/O policy (inline on the event loop vs the thread pool): pauses mean the
+  // page cache stopped serving (cache misses, dirty throttling) or the process lost its CPU.
+  for (const [key, name, help] of [
+    ["inline", "livesnap_engine_inline_io_total", "Engine reads/writes run inline on the event loop"],
+    ["slow", "livesnap_engine_inline_io_slow_total", "Inline reads/writes slower than a page-cache copy"],
+    [
+      "pauses",
+      "livesnap_engine_inline_io_pauses_total",
+      "Times inline I/O paused and I/O went to the thread pool",
+    ],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(inlineIoStats()[key]);
+      },
+    });
+  }
   const logins = new Counter({
     name: "livesnap_iscsi_logins_total",
     help: "iSCSI session logins since start",

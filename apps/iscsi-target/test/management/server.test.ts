@@ -306,6 +306,12 @@ describe("methods on a real pool", () => {
     expect(text).toMatch(/^livesnap_volume_snapshots\{volume="vol1"\} 1$/m);
     expect(text).toMatch(/^livesnap_iscsi_sessions 1$/m);
     expect(text).toMatch(/^livesnap_iscsi_logins_total 1$/m);
+    // The pool's writes above ran inline (the page cache served them) unless the tests run with
+    // LIVESNAP_INLINE_IO=0: the counter reports the engine's process-wide count.
+    const inline = Number(/^livesnap_engine_inline_io_total (\d+)$/m.exec(text)?.[1]);
+    if (process.env.LIVESNAP_INLINE_IO === "0") expect(inline).toBe(0);
+    else expect(inline).toBeGreaterThan(0);
+    expect(text).toMatch(/^livesnap_engine_inline_io_pauses_total \d+$/m);
     expect(text).toMatch(/^livesnap_api_call_duration_seconds_count\{method="stats.get",outcome="ok"\} 1$/m);
     server.observeCommand("vol1", "write", 0.0003);
     server.observeCommand("vol1", "write", 0.002);
