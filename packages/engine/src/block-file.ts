@@ -158,11 +158,11 @@ function writeAllSync(fd: number, data: Uint8Array, position: number): void {
  * objects). Without a FileHandle, nothing closes the fd for us: close() is explicit, waits for the
  * calls in flight (the fd number could be reused by another open), and later calls reject.
  *
- * Reads and writes are queued and issued at the end of the event-loop turn (setImmediate), adjacent
- * ones merged into one readv/writev (io-runs.ts): the COW copies of a burst of first writes land
- * in consecutive store slots, and the origin overwrites a commit round releases are issued
- * together. Writes of a turn are issued before its reads. Nothing else changes: each I/O still
- * resolves on its own, and I/Os of one turn were concurrent before too.
+ * A read or write runs inline (synchronously on the event loop) when inline-io.ts allows it: the
+ * page cache is serving and the I/O is small. Otherwise it goes to the thread pool: queued and
+ * issued at the end of the event-loop turn (setImmediate), adjacent ones merged into one
+ * readv/writev (io-runs.ts), writes of a turn before its reads. Either way each I/O resolves on its
+ * own, and I/Os of one turn were concurrent before too.
  */
 class FsBlockFile implements BlockFile {
   /** -1 once close() is called: new calls reject. */
