@@ -131,6 +131,8 @@ export class Volume implements VolumeHandle {
   };
   /** Background tails of acknowledged write-back writes, by ticket: commit -> origin overwrite -> unlock. */
   private readonly tails = new Map<AdmittedWrite, Promise<void>>();
+  /** Chunk-sized buffers the write-back tails recycle (old chunks, copies of written data). */
+  private readonly buffers: ChunkBuffers;
   private tailBytes = 0;
   /**
    * COW copies of acknowledged writes not yet in the store nor in a table (their tails hold the
@@ -169,19 +171,13 @@ export class Volume implements VolumeHandle {
     private readonly host: VolumeHost,
   ) {
     this.originSync = new GroupSync(() => this.origin.sync());
+    this.buffers = new ChunkBuffers(vs.meta.chunkSize);
     // A write-back tail's commit round may be gathering records (GroupSync's lazy delay) while
     // the tail holds its chunks: a read or write that waits for chunks starts the round now.
     this.locks.onWait = () => {
       if (this.tails.size > 0) this.host.log.commit().catch(() => undefined);
     };
   }
-
-  /** Chunk-sized buffers the write-back tails recycle (old chunks, copies of written data). */
-  private get buffers(): ChunkBuffers {
-    this.chunkBuffers ??= new ChunkBuffers(this.chunkSize);
-    return this.chunkBuffers;
-  }
-  private chunkBuffers: ChunkBuffers | undefined;
 
   get chunkSize(): number {
     return this.vs.meta.chunkSize;
