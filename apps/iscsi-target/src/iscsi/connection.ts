@@ -50,6 +50,8 @@ export interface LoginAuthority {
 
 /** Bytes queued in the socket above which we stop reading (a slow initiator slows itself). */
 const WRITE_HIGH_WATER = 8 * 1024 * 1024;
+/** Gathers up to this size are copied into one buffer and written whole (see flush()). */
+const STAGING_BYTES = 16 * 1024;
 const LOGIN_TIMEOUT_MS = 30_000;
 
 export class Connection implements SessionLink {
@@ -70,11 +72,14 @@ export class Connection implements SessionLink {
   private timer: NodeJS.Timeout | undefined;
   private readonly loginTimer: NodeJS.Timeout;
   private pausedForWrites = false;
-  private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
+  /** PDU pieces sent since the last flush, and the write callback of each (mostly undefined). */
+  private outPieces: Buffer[] = [];
+  private outCallbacks: ((() => void) | undefined)[] = [];
+  private outBytes = 0;
+  private flushScheduled = false;
+  private readonly flushBound = (): void => this.flush();
+  /** Small gathers are copied here and leave in one plain write; undefined while the socket holds it. */
+  private staging: Buffer | undefined;
   readonly remoteAddress: string;
   readonly localAddress: string;
   readonly localPort: number;
@@ -258,22 +263,70 @@ export class Connection implements SessionLink {
       pdu.bhs.writeUInt32BE(this.statSNValue, 24);
       this.statSNValue = snAdd(this.statSNValue, 1);
     }
-    const socket = this.socket;
-    // Everything sent during one turn of the event loop leaves in one gathered write: at queue
-    // depth 32, completions arrive together, and a syscall per PDU would dominate.
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      setImmediate(this.uncork);
-    }
     // Digests are computed here, synchronously: only the socket still reads the data afterwards.
     const pieces = serializePdu(pdu, this.digests);
-    const last = pieces.length - 1;
-    for (let i = 0; i < last; i++) socket.write(pieces[i] as Buffer);
-    // net.Socket keeps a reference to every Buffer written (no copy) until the write's callback:
-    // that is when the data may be recycled, whether it was sent or the socket was destroyed.
-    if (written === undefined) socket.write(pieces[last] as Buffer);
-    else socket.write(pieces[last] as Buffer, written);
+    const out = this.outPieces;
+    const callbacks = this.outCallbacks;
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i] as Buffer;
+      out.push(piece);
+      callbacks.push(undefined);
+      this.outBytes += piece.length;
+    }
+    if (written !== undefined) callbacks[callbacks.length - 1] = written;
+    // Everything sent before the current callback and its promise jobs settle leaves in one write:
+    // a nextTick queued from a promise job runs once the microtask queue is empty, so the
+    // completions of one socket read (QD 32) are gathered, and at QD 1 the response leaves without
+    // waiting for the check phase (setImmediate cost an event-loop turn and stream corking).
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushBound);
+    }
+  }
+
+  /** Write what send() queued: one buffer, one copy of a small gather, or one corked writev. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const pieces = this.outPieces;
+    const count = pieces.length;
+    if (count === 0) return;
+    const callbacks = this.outCallbacks;
+    const bytes = this.outBytes;
+    this.outPieces = [];
+    this.outCallbacks = [];
+    this.outBytes = 0;
+    const socket = this.socket;
+    if (socket.destroyed) {
+      // Nothing will read these buffers any more: they can be recycled now.
+      for (const cb of callbacks) cb?.();
+      return;
+    }
+    if (count === 1) {
+      const cb = callbacks[0];
+      if (cb === undefined) socket.write(pieces[0] as Buffer);
+      else socket.write(pieces[0] as Buffer, cb);
+    } else if (bytes <= STAGING_BYTES && socket.writableLength === 0) {
+      // A 4 KiB read's Data-In is a 48-byte header and 4 KiB of data: copying them costs less
+      // than the stream's writev path, and the data buffers are free at once.
+      const staging = this.staging ?? Buffer.allocUnsafeSlow(STAGING_BYTES);
+      let at = 0;
+      for (let i = 0; i < count; i++) at += (pieces[i] as Buffer).copy(staging, at);
+      socket.write(staging.subarray(0, at));
+      // Written to the kernel synchronously (the usual case): the buffer can be reused at once.
+      // Otherwise the socket holds it until it is sent, and the next gather takes a new one.
+      this.staging = socket.writableLength === 0 ? staging : undefined;
+      for (const cb of callbacks) cb?.();
+    } else {
+      // net.Socket keeps a reference to every Buffer written (no copy) until the write's callback:
+      // that is when the data may be recycled, whether it was sent or the socket was destroyed.
+      socket.cork();
+      for (let i = 0; i < count; i++) {
+        const cb = callbacks[i];
+        if (cb === undefined) socket.write(pieces[i] as Buffer);
+        else socket.write(pieces[i] as Buffer, cb);
+      }
+      socket.uncork();
+    }
     if (socket.writableLength > WRITE_HIGH_WATER && !this.pausedForWrites) {
       this.pausedForWrites = true;
       socket.pause();
@@ -284,6 +337,7 @@ export class Connection implements SessionLink {
     if (this.closed) return;
     this.closed = true;
     this.stopKeepalive();
+    this.flush();
     this.socket.end();
     // A peer that never reads must not keep the socket forever.
     setTimeout(() => this.socket.destroy(), graceMs).unref();
@@ -295,6 +349,7 @@ export class Connection implements SessionLink {
     this.closed = true;
     this.stopKeepalive();
     this.socket.destroy();
+    this.flush(); // destroyed: only recycles what was queued
     this.teardown(reason);
   }
 
