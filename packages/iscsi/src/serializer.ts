@@ -8,6 +8,7 @@ import { allocSlice } from "./slab.js";
 
 const EMPTY = Buffer.alloc(0);
 const PAD = Buffer.alloc(4);
+const ZERO_BHS = new Uint8Array(BHS_LENGTH);
 
 export interface DigestSettings {
   headerDigest: boolean;
@@ -47,7 +48,9 @@ export interface StatusNumbers {
 
 function bhs(opcode: number, flags: number): Buffer {
   // A slab slice: a 48-byte Buffer.alloc is an on-heap array V8 must move off-heap for writev.
-  const b = allocSlice(BHS_LENGTH).fill(0);
+  const b = allocSlice(BHS_LENGTH);
+  // TypedArray set, not Buffer#fill: that one is a JS wrapper with argument checks, per PDU.
+  b.set(ZERO_BHS);
   b[0] = opcode;
   b[1] = flags;
   return b;

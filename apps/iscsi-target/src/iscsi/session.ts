@@ -490,7 +490,8 @@ export class Session {
             maxCmdSN,
             dataSN: task.dataSN++,
             bufferOffset: offset,
-            data: buf.subarray(offset, offset + len),
+            // One PDU carrying all of the buffer (a 4 KiB read) needs no view of it.
+            data: len === buf.length ? buf : buf.subarray(offset, offset + len),
           }),
           withStatus ? "status" : "current-statsn",
           withStatus ? release : undefined,
