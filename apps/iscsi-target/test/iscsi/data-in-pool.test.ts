@@ -270,3 +270,41 @@ describe("the pool refuses a buffer it holds already", () => {
     dataOutPool.release(buf);
   });
 });
+
+describe("small Data-In copied into the connection's one write buffer", () => {
+  // Last in the file: it leaves many 4 KiB buffers on the process's pool free lists.
+  it("4 KiB reads stay intact across a paused initiator (partial writes) and after it resumes", async () => {
+    const t = await startTestTarget({ sizeBytes: 16 << 20 });
+    cleanup.push(() => t.close());
+    const backend = t.backends[0];
+    if (!backend) throw new Error("no backend");
+    const blocks = (16 << 20) / 4096;
+    // Every 4 KiB block its own bytes, so a buffer reused too early shows up as another block.
+    for (let b = 0; b < blocks; b++)
+      backend.data.fill((b * 7 + 3) & 0xff, b * 4096, b * 4096 + 4096).writeUInt32BE(b, b * 4096);
+    const ini = await login(t, {}, [0]);
+    const watch = watchPool();
+    // Three reads a batch (12 KiB: one copied write each); the initiator reads nothing, so at some
+    // batch the kernel takes only part of a write and the rest waits in the socket.
+    ini.socket.pause();
+    const reads = new Map<number, number>();
+    const expected = new Map<number, number>();
+    for (let batch = 0; batch < 900; batch++) {
+      for (let k = 0; k < 3; k++) {
+        const block = (batch * 3 + k) % blocks;
+        const itt = ini.command({ cdb: read10(block * 8, 8), read: true, edtl: 4096 });
+        reads.set(itt, 4096);
+        expected.set(itt, block);
+      }
+      await new Promise((r) => setTimeout(r, batch % 50 === 0 ? 2 : 0));
+    }
+    ini.socket.resume();
+    const got = await collectReads(ini, reads);
+    for (const [itt, block] of expected) {
+      const want = Buffer.alloc(4096, (block * 7 + 3) & 0xff);
+      want.writeUInt32BE(block, 0);
+      expect(got.get(itt)?.equals(want), `ITT ${itt} (block ${block})`).toBe(true);
+    }
+    await vi.waitFor(() => expect(watch.released.length).toBe(watch.taken.length));
+  });
+});
