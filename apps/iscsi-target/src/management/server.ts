@@ -115,7 +115,7 @@ export async function startManagementServer(options: ManagementServerOptions): P
       return;
     }
     if (path === METRICS_PATH && req.method === "GET") {
-      const text = await metrics.registry.metrics();
+      const text = await metrics.text();
       res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text);
       return;
     }
