@@ -6,10 +6,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openPool } from "@livesnap/engine";
-import { createScsiTargetPort, type ItNexus, type ScsiTarget } from "@livesnap/iscsi";
-import { afterEach, describe, expect, it } from "vitest";
+import { createScsiTargetPort, type ScsiTarget } from "@livesnap/iscsi";
+import { describe, expect, it } from "vitest";
 import { DataOutPool } from "../../src/iscsi/data-out-pool.js";
 import { addVolumeLun } from "../../src/lun/index.js";
+import { teardownAfterEach, testNexus } from "../scsi-nexus.js";
 
 describe("DataOutPool", () => {
   it("hands out power-of-two buffers and reuses released ones of the same class", () => {
@@ -38,19 +39,9 @@ describe("DataOutPool", () => {
   });
 });
 
-const nexus: ItNexus = {
-  id: "n1",
-  initiatorName: "iqn.2026-01.test:i",
-  isid: "400000000001",
-  targetName: "iqn.2026-01.test:t",
-  targetPortalGroupTag: 1,
-  relativeTargetPortId: 1,
-};
+const nexus = testNexus;
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = teardownAfterEach();
 
 async function exec(target: ScsiTarget, cdb: number[], edtl: number, dataOut?: Uint8Array) {
   const adm = target.admit({

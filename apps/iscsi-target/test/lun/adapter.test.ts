@@ -1,21 +1,15 @@
 // The engine adapter's translation logic, against a small fake of the engine's volume surface.
 // (Tests against the real engine live in engine-lun.test.ts.)
 import type { EngineErrorCode, LbaStatusRange, VolumeInfo, WriteTicket } from "@livesnap/engine";
-import { createScsiTargetPort, type ItNexus, SenseError } from "@livesnap/iscsi";
+import { createScsiTargetPort, SenseError } from "@livesnap/iscsi";
 import { describe, expect, it } from "vitest";
 import { engineErrorCode, senseForEngineCode, toSenseError } from "../../src/lun/engine-sense.js";
 import { snapshotBackend, type VolumeIo, volumeBackend } from "../../src/lun/volume-backend.js";
+import { testNexus } from "../scsi-nexus.js";
 
 const engineError = (code: EngineErrorCode) => Object.assign(new Error(`engine says ${code}`), { code });
 
-const nexus: ItNexus = {
-  id: "n1",
-  initiatorName: "iqn.2026-01.test:i",
-  isid: "400000000001",
-  targetName: "iqn.2026-01.test:t",
-  targetPortalGroupTag: 1,
-  relativeTargetPortId: 1,
-};
+const nexus = testNexus;
 
 class FakeVolume implements VolumeIo {
   readonly info: VolumeInfo = {

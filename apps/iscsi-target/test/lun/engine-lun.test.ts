@@ -4,23 +4,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type EnginePool, openPool } from "@livesnap/engine";
-import { createScsiTargetPort, type ItNexus, type ScsiTarget } from "@livesnap/iscsi";
-import { afterEach, describe, expect, it } from "vitest";
+import { createScsiTargetPort, type ScsiTarget } from "@livesnap/iscsi";
+import { describe, expect, it } from "vitest";
 import { addSnapshotLun, addVolumeLun } from "../../src/lun/index.js";
+import { teardownAfterEach, testNexus } from "../scsi-nexus.js";
 
-const nexus: ItNexus = {
-  id: "n1",
-  initiatorName: "iqn.2026-01.test:i",
-  isid: "400000000001",
-  targetName: "iqn.2026-01.test:t",
-  targetPortalGroupTag: 1,
-  relativeTargetPortId: 1,
-};
+const nexus = testNexus;
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = teardownAfterEach();
 
 async function pool(): Promise<{ pool: EnginePool; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "livesnap-lun-"));
