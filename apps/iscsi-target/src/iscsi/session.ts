@@ -3,6 +3,7 @@
 // and Logout. It writes through a SessionLink (the connection) and never touches the socket.
 import {
   type Admission,
+  Asc,
   AsyncEvent,
   decodeDataOut,
   decodeLogoutRequest,
@@ -19,6 +20,7 @@ import {
   encodeScsiResponse,
   encodeTextResponse,
   encodeTmfResponse,
+  fixedSense,
   InitiatorOpcode,
   IscsiProtocolError,
   type ItNexus,
@@ -36,6 +38,7 @@ import {
   type ScsiResponse,
   ScsiStatus,
   type ScsiTargetPort,
+  SenseKey,
   type SessionParameters,
   serializeText,
   snAdd,
@@ -793,26 +796,13 @@ export class Session {
 }
 
 /** HARDWARE ERROR / INTERNAL TARGET FAILURE (fixed format), when the SCSI side throws. */
-const HARDWARE_ERROR_SENSE = (() => {
-  const s = new Uint8Array(18);
-  s[0] = 0x70;
-  s[2] = 0x04;
-  s[7] = 10;
-  s[12] = 0x44;
-  s[13] = 0x00;
-  return s;
-})();
+const HARDWARE_ERROR_SENSE = fixedSense({ key: SenseKey.hardwareError, asc: Asc.internalTargetFailure });
 
 /** ABORTED COMMAND / PROTOCOL SERVICE CRC ERROR (fixed format): RFC 7143 §11.4.7.2. */
-const PROTOCOL_SERVICE_CRC_ERROR_SENSE = (() => {
-  const s = new Uint8Array(18);
-  s[0] = 0x70;
-  s[2] = 0x0b;
-  s[7] = 10;
-  s[12] = 0x47;
-  s[13] = 0x05;
-  return s;
-})();
+const PROTOCOL_SERVICE_CRC_ERROR_SENSE = fixedSense({
+  key: SenseKey.abortedCommand,
+  asc: Asc.protocolServiceCrcError,
+});
 
 export function isidHex(isid: Buffer): string {
   return isid.toString("hex").padStart(12, "0");

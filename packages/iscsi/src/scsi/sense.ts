@@ -42,6 +42,8 @@ export const Asc = {
   reportedLunsDataHasChanged: 0x3f0e,
   miscompareDuringVerify: 0x1d00,
   internalTargetFailure: 0x4400,
+  /** iSCSI: a Data-Out out of DataSN order or with a bad digest (RFC 7143 §11.4.7.2). */
+  protocolServiceCrcError: 0x4705,
   insufficientRegistrationResources: 0x5504,
   notReadyCauseNotReportable: 0x0400,
   notReadyManualIntervention: 0x0403,
