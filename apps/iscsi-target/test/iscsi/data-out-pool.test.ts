@@ -10,7 +10,7 @@ import { createScsiTargetPort, type ScsiTarget } from "@livesnap/iscsi";
 import { describe, expect, it } from "vitest";
 import { DataOutPool } from "../../src/iscsi/data-out-pool.js";
 import { addVolumeLun } from "../../src/lun/index.js";
-import { teardownAfterEach, testNexus } from "../scsi-nexus.js";
+import { testNexus as nexus, runCdb, teardownAfterEach } from "../scsi-port.js";
 
 describe("DataOutPool", () => {
   it("hands out power-of-two buffers and reuses released ones of the same class", () => {
@@ -39,24 +39,10 @@ describe("DataOutPool", () => {
   });
 });
 
-const nexus = testNexus;
-
 const cleanup = teardownAfterEach();
 
-async function exec(target: ScsiTarget, cdb: number[], edtl: number, dataOut?: Uint8Array) {
-  const adm = target.admit({
-    lun: 0,
-    cdb: Uint8Array.from(cdb),
-    nexus,
-    expectedDataTransferLength: edtl,
-    readBit: !dataOut,
-    writeBit: !!dataOut,
-    taskTag: 1,
-    attribute: "simple",
-  });
-  if (adm.kind === "immediate") return adm.response;
-  return target.execute(adm, dataOut);
-}
+const exec = (target: ScsiTarget, cdb: number[], edtl: number, dataOut?: Uint8Array) =>
+  runCdb(target, cdb, { edtl, dataOut });
 
 const cdb10 = (op: number, lba: number, blocks: number) => [
   op,

@@ -5,11 +5,9 @@ import { createScsiTargetPort, SenseError } from "@livesnap/iscsi";
 import { describe, expect, it } from "vitest";
 import { engineErrorCode, senseForEngineCode, toSenseError } from "../../src/lun/engine-sense.js";
 import { snapshotBackend, type VolumeIo, volumeBackend } from "../../src/lun/volume-backend.js";
-import { testNexus } from "../scsi-nexus.js";
+import { testNexus as nexus, runCdb } from "../scsi-port.js";
 
 const engineError = (code: EngineErrorCode) => Object.assign(new Error(`engine says ${code}`), { code });
-
-const nexus = testNexus;
 
 class FakeVolume implements VolumeIo {
   readonly info: VolumeInfo = {
@@ -58,24 +56,8 @@ class FakeVolume implements VolumeIo {
   }
 }
 
-async function run(
-  target: ReturnType<typeof createScsiTargetPort>,
-  cdb: number[],
-  dataOut?: Uint8Array,
-): Promise<{ status: number; sense?: Uint8Array; dataIn?: Uint8Array }> {
-  const adm = target.admit({
-    lun: 0,
-    cdb: Uint8Array.from(cdb),
-    nexus,
-    expectedDataTransferLength: dataOut?.length ?? 4096,
-    readBit: !dataOut,
-    writeBit: !!dataOut,
-    taskTag: 1,
-    attribute: "simple",
-  });
-  if (adm.kind === "immediate") return adm.response;
-  return target.execute(adm, dataOut);
-}
+const run = (target: ReturnType<typeof createScsiTargetPort>, cdb: number[], dataOut?: Uint8Array) =>
+  runCdb(target, cdb, { edtl: dataOut?.length ?? 4096, dataOut });
 
 const senseKeyAsc = (s: Uint8Array | undefined) => [s![2]! & 0x0f, (s![12]! << 8) | s![13]!];
 

@@ -7,9 +7,7 @@ import { type EnginePool, openPool } from "@livesnap/engine";
 import { createScsiTargetPort, type ScsiTarget } from "@livesnap/iscsi";
 import { describe, expect, it } from "vitest";
 import { addSnapshotLun, addVolumeLun } from "../../src/lun/index.js";
-import { teardownAfterEach, testNexus } from "../scsi-nexus.js";
-
-const nexus = testNexus;
+import { testNexus as nexus, runCdb, teardownAfterEach } from "../scsi-port.js";
 
 const cleanup = teardownAfterEach();
 
@@ -38,20 +36,8 @@ function admit(target: ScsiTarget, lun: number, cdb: number[], edtl: number, wri
   return adm;
 }
 
-async function run(target: ScsiTarget, lun: number, cdb: number[], dataOut?: Uint8Array) {
-  const adm = target.admit({
-    lun,
-    cdb: Uint8Array.from(cdb),
-    nexus,
-    expectedDataTransferLength: dataOut?.length ?? 1 << 20,
-    readBit: !dataOut,
-    writeBit: !!dataOut,
-    taskTag: 1,
-    attribute: "simple",
-  });
-  if (adm.kind === "immediate") return adm.response;
-  return target.execute(adm, dataOut);
-}
+const run = (target: ScsiTarget, lun: number, cdb: number[], dataOut?: Uint8Array) =>
+  runCdb(target, cdb, { lun, edtl: dataOut?.length ?? 1 << 20, dataOut });
 
 const write10 = (lba: number, blocks: number) => [0x2a, 0, 0, 0, lba >> 8, lba & 0xff, 0, 0, blocks, 0];
 const read10 = (lba: number, blocks: number) => [0x28, 0, 0, 0, lba >> 8, lba & 0xff, 0, 0, blocks, 0];
