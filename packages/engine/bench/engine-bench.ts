@@ -2,6 +2,7 @@
 // Knobs: LIVESNAP_BENCH_SCALE (default 1) multiplies operation counts; LIVESNAP_BENCH_ONLY=plain
 // runs only the per-I/O CPU section (plain 4 KiB writes and reads, no snapshot), =cow only the
 // plain-vs-first-write section.
+import { closeSync, fdatasyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import { cp, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,17 +36,21 @@ async function withPool<T>(fn: (pool: EnginePool, dir: string) => Promise<T>, ch
 
 const data4k = Buffer.alloc(4096, 0xab);
 
-/** Runs `count` 4 KiB writes at offsets from `offsetOf`, `depth` in flight; returns per-write latencies (ms). */
+/**
+ * Runs `count` 4 KiB writes at offsets from `offsetOf`, `depth` in flight; returns per-write
+ * latencies (ms) and the process CPU (all threads: the pool's copies count too) per write in µs.
+ */
 async function writeLoad(
   vol: VolumeHandle,
   count: number,
   depth: number,
   offsetOf: (i: number) => number,
   fua = false,
-): Promise<{ lat: number[]; seconds: number }> {
+): Promise<{ lat: number[]; seconds: number; cpuUs: number }> {
   const lat: number[] = new Array(count);
   let next = 0;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const worker = async (): Promise<void> => {
     while (next < count) {
       const i = next++;
@@ -55,7 +60,8 @@ async function writeLoad(
     }
   };
   await Promise.all(Array.from({ length: depth }, worker));
-  return { lat, seconds: (performance.now() - t0) / 1000 };
+  const cpu = process.cpuUsage(c0);
+  return { lat, seconds: (performance.now() - t0) / 1000, cpuUs: (cpu.user + cpu.system) / count };
 }
 
 /** Runs `count` 4 KiB reads at offsets from `offsetOf`, `depth` in flight; returns IOPS. */
@@ -118,7 +124,10 @@ function shuffled(i: number, n: number): number {
 }
 
 async function plainVsCow(): Promise<void> {
-  const N = 2000 * SCALE;
+  // Sustained: each load is N writes, far past the write-back tail caps (256 tails), so it
+  // measures the steady state, not a burst the tails absorb (2,000-write loads overstated QD 1
+  // first writes by up to 2x).
+  const N = 10000 * SCALE;
   const TRIALS = 5;
   await withPool(async (pool) => {
     // "plain": a volume that never has a snapshot. "first"/"later": fresh chunks of a second
@@ -127,92 +136,154 @@ async function plainVsCow(): Promise<void> {
     await writeLoad(plainVol, N, 32, (i) => i * 4096);
     const vol = await pool.createVolume("v", { sizeBytes: TRIALS * 2 * N * 4096 });
     await writeLoad(vol, TRIALS * 2 * N, 32, (i) => i * 4096);
-    const plain1: number[] = [];
-    const plain32: number[] = [];
-    const fua1: number[] = [];
-    const fua32: number[] = [];
-    const first1: number[] = [];
-    const first32: number[] = [];
-    const later1: number[] = [];
-    const later32: number[] = [];
-    const firstFlushed1: number[] = [];
-    const firstFlushed32: number[] = [];
-    const plainFlushed1: number[] = [];
-    const plainFlushed32: number[] = [];
-    let p50first1 = 0;
-    let p50first32 = 0;
-    for (let t = 0; t < TRIALS; t++) {
-      // Alternate the kinds inside each trial so background load hits all of them alike.
-      const base = t * 2 * N;
-      await vol.createSnapshot(`t${t}`);
-      plain1.push(summarize(await writeLoad(plainVol, N / 4, 1, (i) => shuffled(i, N) * 4096)).iops);
-      const r1 = await writeLoad(vol, N / 4, 1, (i) => (base + shuffled(i, N / 4)) * 4096);
-      const f1 = summarize(r1);
-      first1.push(f1.iops);
-      p50first1 = f1.p50;
-      firstFlushed1.push(await drainedIops(vol, r1));
-      plainFlushed1.push(
-        await drainedIops(plainVol, await writeLoad(plainVol, N / 4, 1, (i) => shuffled(i, N) * 4096)),
-      );
-      later1.push(summarize(await writeLoad(vol, N / 4, 1, (i) => (base + shuffled(i, N / 4)) * 4096)).iops);
-      fua1.push(summarize(await writeLoad(plainVol, N / 4, 1, (i) => shuffled(i, N) * 4096, true)).iops);
-      plain32.push(summarize(await writeLoad(plainVol, N, 32, (i) => shuffled(i, N) * 4096)).iops);
-      const r32 = await writeLoad(vol, N, 32, (i) => (base + N + shuffled(i, N)) * 4096);
-      const f32 = summarize(r32);
-      first32.push(f32.iops);
-      p50first32 = f32.p50;
-      firstFlushed32.push(await drainedIops(vol, r32));
-      plainFlushed32.push(
-        await drainedIops(plainVol, await writeLoad(plainVol, N, 32, (i) => shuffled(i, N) * 4096)),
-      );
-      later32.push(summarize(await writeLoad(vol, N, 32, (i) => (base + N + shuffled(i, N)) * 4096)).iops);
-      fua32.push(summarize(await writeLoad(plainVol, N, 32, (i) => shuffled(i, N) * 4096, true)).iops);
-    }
-    const m = {
-      plain1: median(plain1),
-      plain32: median(plain32),
-      fua1: median(fua1),
-      fua32: median(fua32),
-      first1: median(first1),
-      first32: median(first32),
-      later1: median(later1),
-      later32: median(later32),
+    type Series = { iops: number[]; cpu: number[]; p50: number[] };
+    const series = (): Series => ({ iops: [], cpu: [], p50: [] });
+    const s = {
+      plain1: series(),
+      plain32: series(),
+      fua1: series(),
+      fua32: series(),
+      first1: series(),
+      first32: series(),
+      later1: series(),
+      later32: series(),
+      firstFlushed1: series(),
+      firstFlushed32: series(),
+      plainFlushed1: series(),
+      plainFlushed32: series(),
     };
-    row("plain 4 KiB overwrite, QD1", `${fmt(m.plain1)} IOPS`, `median of ${TRIALS}`);
-    row("plain 4 KiB overwrite, QD32", `${fmt(m.plain32)} IOPS`, `median of ${TRIALS}`);
-    row("plain 4 KiB overwrite with FUA (durable), QD1", `${fmt(m.fua1)} IOPS`, "");
-    row("plain 4 KiB overwrite with FUA (durable), QD32", `${fmt(m.fua32)} IOPS`, "");
+    const note = (x: Series, r: { lat: number[]; seconds: number; cpuUs: number }): void => {
+      const m = summarize(r);
+      x.iops.push(m.iops);
+      x.p50.push(m.p50);
+      x.cpu.push(r.cpuUs);
+    };
+    // A load, then flush() (write-back writes are acknowledged before their origin overwrites;
+    // the flush drains them): IOPS and CPU counting the flush.
+    const drained = async (
+      x: Series,
+      v: VolumeHandle,
+      r: { lat: number[]; seconds: number; cpuUs: number },
+    ): Promise<void> => {
+      const c0 = process.cpuUsage();
+      x.iops.push(await drainedIops(v, r));
+      const c = process.cpuUsage(c0);
+      x.cpu.push(r.cpuUs + (c.user + c.system) / r.lat.length);
+    };
+    const plainAt = (i: number): number => shuffled(i, N) * 4096;
+    for (let t = 0; t < TRIALS; t++) {
+      // Alternate the kinds inside each trial so background load hits all of them alike. Every
+      // load starts from clean pages (a flush first), as the first writes' origin pages are.
+      const firstAt = (i: number): number => (t * 2 * N + shuffled(i, N)) * 4096;
+      const first32At = (i: number): number => (t * 2 * N + N + shuffled(i, N)) * 4096;
+      await vol.createSnapshot(`t${t}`);
+      await plainVol.flush();
+      note(s.plain1, await writeLoad(plainVol, N, 1, plainAt));
+      const r1 = await writeLoad(vol, N, 1, firstAt);
+      note(s.first1, r1);
+      await drained(s.firstFlushed1, vol, r1);
+      await drained(s.plainFlushed1, plainVol, await writeLoad(plainVol, N, 1, plainAt));
+      note(s.later1, await writeLoad(vol, N, 1, firstAt));
+      note(s.fua1, await writeLoad(plainVol, N / 10, 1, plainAt, true));
+      await plainVol.flush();
+      note(s.plain32, await writeLoad(plainVol, N, 32, plainAt));
+      const r32 = await writeLoad(vol, N, 32, first32At);
+      note(s.first32, r32);
+      await drained(s.firstFlushed32, vol, r32);
+      await drained(s.plainFlushed32, plainVol, await writeLoad(plainVol, N, 32, plainAt));
+      note(s.later32, await writeLoad(vol, N, 32, first32At));
+      note(s.fua32, await writeLoad(plainVol, N / 2, 32, plainAt, true));
+    }
+    const iops = (x: Series): number => median(x.iops);
+    const cpu = (x: Series): number => median(x.cpu);
+    const cpuNote = (x: Series): string => `CPU ${fmt(cpu(x), 1)} µs/write`;
+    const vs = (x: Series, base: Series): string =>
+      `${fmt(iops(base) / iops(x), 2)}x plain (CPU ${fmt(cpu(x) / cpu(base), 2)}x)`;
     row(
-      "first write after snapshot (COW, no FUA), QD1",
-      `${fmt(m.first1)} IOPS`,
-      `p50 ${us(p50first1)}; cost ${fmt(m.plain1 / m.first1, 2)}x plain, ${fmt(m.fua1 / m.first1, 2)}x FUA`,
+      "plain 4 KiB overwrite, QD1",
+      `${fmt(iops(s.plain1))} IOPS`,
+      `${cpuNote(s.plain1)}; median of ${TRIALS}`,
     );
     row(
-      "first write after snapshot (COW, no FUA), QD32",
-      `${fmt(m.first32)} IOPS`,
-      `p50 ${us(p50first32)}; cost ${fmt(m.plain32 / m.first32, 2)}x plain, ${fmt(m.fua32 / m.first32, 2)}x FUA`,
+      "plain 4 KiB overwrite, QD32",
+      `${fmt(iops(s.plain32))} IOPS`,
+      `${cpuNote(s.plain32)}; median of ${TRIALS}`,
     );
-    row(
-      "first write (no FUA) + closing flush, QD1",
-      `${fmt(median(firstFlushed1))} IOPS`,
-      `plain + flush: ${fmt(median(plainFlushed1))} IOPS; cost ${fmt(median(plainFlushed1) / median(firstFlushed1), 2)}x`,
-    );
-    row(
-      "first write (no FUA) + closing flush, QD32",
-      `${fmt(median(firstFlushed32))} IOPS`,
-      `plain + flush: ${fmt(median(plainFlushed32))} IOPS; cost ${fmt(median(plainFlushed32) / median(firstFlushed32), 2)}x`,
-    );
-    row(
-      "later write (chunk already preserved), QD1",
-      `${fmt(m.later1)} IOPS`,
-      `cost ${fmt(m.plain1 / m.later1, 2)}x plain`,
-    );
+    row("plain 4 KiB overwrite with FUA (durable), QD1", `${fmt(iops(s.fua1))} IOPS`, "");
+    row("plain 4 KiB overwrite with FUA (durable), QD32", `${fmt(iops(s.fua32))} IOPS`, "");
+    for (const [label, x, plain, fua] of [
+      ["QD1", s.first1, s.plain1, s.fua1],
+      ["QD32", s.first32, s.plain32, s.fua32],
+    ] as const) {
+      row(
+        `first write after snapshot (COW, no FUA), ${label}`,
+        `${fmt(iops(x))} IOPS`,
+        `p50 ${us(median(x.p50))}, ${cpuNote(x)}; ${vs(x, plain)}, ${fmt(iops(fua) / iops(x), 2)}x FUA`,
+      );
+    }
+    for (const [label, x, plain] of [
+      ["QD1", s.firstFlushed1, s.plainFlushed1],
+      ["QD32", s.firstFlushed32, s.plainFlushed32],
+    ] as const) {
+      row(
+        `first write (no FUA) + closing flush, ${label}`,
+        `${fmt(iops(x))} IOPS`,
+        `plain + flush: ${fmt(iops(plain))} IOPS; ${fmt(iops(plain) / iops(x), 2)}x (CPU ${fmt(cpu(x) / cpu(plain), 2)}x)`,
+      );
+    }
+    row("later write (chunk already preserved), QD1", `${fmt(iops(s.later1))} IOPS`, vs(s.later1, s.plain1));
     row(
       "later write (chunk already preserved), QD32",
-      `${fmt(m.later32)} IOPS`,
-      `cost ${fmt(m.plain32 / m.later32, 2)}x plain`,
+      `${fmt(iops(s.later32))} IOPS`,
+      vs(s.later32, s.plain32),
     );
   });
+}
+
+/**
+ * What the COW rule costs in system calls alone, from one thread with no engine around them: a
+ * first write needs a read of the old chunk, its copy written into the store and the overwrite;
+ * a plain write needs the overwrite. Bounds what "first write / plain write" can reach on this
+ * machine while all three run on the submitting thread.
+ */
+async function syscallFloor(): Promise<void> {
+  const N = 20000 * SCALE;
+  const dir = await mkdtemp(join(tmpdir(), "livesnap-bench-floor-"));
+  try {
+    const origin = openSync(join(dir, "origin"), "w+");
+    const store = openSync(join(dir, "store"), "w+");
+    const block = Buffer.alloc(4096, 0xab);
+    const old = Buffer.alloc(4096);
+    for (let i = 0; i < N; i++) writeSync(origin, block, 0, 4096, i * 4096);
+    const plain: number[] = [];
+    const cow: number[] = [];
+    for (let t = 0; t < 5; t++) {
+      fdatasyncSync(origin);
+      let t0 = performance.now();
+      for (let i = 0; i < N; i++) writeSync(origin, block, 0, 4096, shuffled(i, N) * 4096);
+      plain.push(((performance.now() - t0) * 1000) / N);
+      fdatasyncSync(origin);
+      ftruncateSync(store, 0);
+      fdatasyncSync(store);
+      t0 = performance.now();
+      for (let i = 0; i < N; i++) {
+        const at = shuffled(i, N) * 4096;
+        readSync(origin, old, 0, 4096, at);
+        writeSync(store, old, 0, 4096, i * 4096);
+        writeSync(origin, block, 0, 4096, at);
+      }
+      cow.push(((performance.now() - t0) * 1000) / N);
+    }
+    closeSync(origin);
+    closeSync(store);
+    row(
+      "syscalls alone: read + store write + overwrite vs overwrite",
+      `${fmt(median(cow), 2)} / ${fmt(median(plain), 2)} µs`,
+      `${fmt(median(cow) / median(plain), 2)}x (sync, one thread, no engine)`,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 async function freshFill(): Promise<void> {
@@ -470,7 +541,10 @@ async function plainIo(): Promise<void> {
 console.log(`livesnap engine benchmarks (node ${process.version}, scale ${SCALE}, tmpdir ${tmpdir()})\n`);
 const only = process.env.LIVESNAP_BENCH_ONLY;
 if (only !== "cow") await plainIo();
-if (only !== "plain") await plainVsCow();
+if (only !== "plain") {
+  await syscallFloor();
+  await plainVsCow();
+}
 if (only === "plain" || only === "cow") {
   for (const [a, b, c] of rows) console.log(`| ${a} | ${b} | ${c} |`);
   process.exit(0);
