@@ -27,3 +27,17 @@ export function toEngineError(err: unknown, what: string): EngineError {
   const detail = err instanceof Error ? err.message : String(err);
   return new EngineError("io-error", `${what}: ${detail}`, { cause: err });
 }
+
+/**
+ * A volume size the pool's file system cannot hold in one file (EFBIG: ext4 with 4 KiB blocks
+ * stops 4 KiB short of 16 TiB) is a bad argument, not an I/O error; anything else maps as usual.
+ */
+export function tooLargeOr(err: unknown, sizeBytes: number, what: string): EngineError {
+  if (errnoCode(err) !== "EFBIG") return toEngineError(err, what);
+  return new EngineError(
+    "invalid-argument",
+    `${sizeBytes} bytes is larger than the largest file this pool's file system allows; ` +
+      "choose a smaller size or put the pool on a file system with larger files (XFS, btrfs)",
+    { cause: err },
+  );
+}

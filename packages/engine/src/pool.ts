@@ -16,7 +16,7 @@ import type {
 } from "./api.js";
 import { type BlockStorage, FsBlockStorage } from "./block-file.js";
 import { CowStore } from "./cow-store.js";
-import { EngineError, toEngineError } from "./errors.js";
+import { EngineError, toEngineError, tooLargeOr } from "./errors.js";
 import { MetaLog, type RecoveryReport } from "./meta-log.js";
 import { PoolLock } from "./pool-lock.js";
 import { PoolState, type SnapshotState, type VolumeState } from "./pool-state.js";
@@ -166,15 +166,21 @@ class Pool implements EnginePool, VolumeHost {
       createdAt: new Date().toISOString(),
     };
     // Files first: a crash before the record leaves only orphans, never a volume without files.
-    // The origin stays sparse: bytes past its end read as zeros, so it is never pre-sized
-    // (ext4 caps a file just under 16 TiB; a 16 TiB volume works until its last chunk is written).
+    // The origin is sized now (sparse: no blocks allocated) so a size the file system cannot
+    // hold fails here, not as an I/O error on the volume's last chunk once an initiator writes
+    // it (ext4 with 4 KiB blocks caps a file 4 KiB short of 16 TiB).
     try {
       const origin = await this.storage.open(originName(meta.id));
-      await origin.truncate(0);
-      await origin.sync();
-      await origin.close();
+      try {
+        await origin.truncate(0);
+        await origin.truncate(sizeBytes);
+        await origin.sync();
+      } finally {
+        await origin.close();
+      }
     } catch (err) {
-      throw toEngineError(err, "creating origin image");
+      await this.storage.remove(originName(meta.id)).catch(() => undefined);
+      throw tooLargeOr(err, sizeBytes, "creating origin image");
     }
     if (this.state.volumeByName(name))
       throw new EngineError("already-exists", `volume ${name} already exists`);

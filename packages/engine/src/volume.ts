@@ -30,7 +30,7 @@ import { buildBlockMap } from "./block-map.js";
 import { ChunkBuffers } from "./chunk-buffers.js";
 import { ChunkSet, REGION_CHUNKS } from "./chunk-set.js";
 import type { CowStore } from "./cow-store.js";
-import { EngineError, errnoCode, toEngineError } from "./errors.js";
+import { EngineError, errnoCode, toEngineError, tooLargeOr } from "./errors.js";
 import { GroupSync } from "./group-sync.js";
 import { type LockEntry, LockManager } from "./lock-manager.js";
 import type { MetaLog } from "./meta-log.js";
@@ -660,7 +660,8 @@ export class Volume implements VolumeHandle {
       this.store.release(slots);
       uncountAll();
       const code = err instanceof EngineError ? err.code : errnoCode(err);
-      if (code === "no-space" || code === "ENOSPC" || code === "EDQUOT") {
+      // EFBIG: the store file reached the file system's largest file, as full as ENOSPC.
+      if (code === "no-space" || code === "ENOSPC" || code === "EDQUOT" || code === "EFBIG") {
         await this.invalidateFrom(plan.seq, "COW store full");
         return null;
       }
@@ -885,6 +886,15 @@ export class Volume implements VolumeHandle {
       const firstGone = Math.ceil(sizeBytes / m.chunkSize);
       const gone = [...this.vs.mapped.sorted()].filter((c) => c >= firstGone);
       if (gone.length > 0) this.host.record({ type: "unmap", volKey: m.key, chunks: gone });
+    }
+    if (sizeBytes > m.sizeBytes) {
+      // Sized like a new origin (see createVolume): a size the file system cannot hold fails
+      // now. Growing never cuts a write in flight: they all end below the old size.
+      try {
+        await this.origin.truncate(sizeBytes);
+      } catch (err) {
+        throw tooLargeOr(err, sizeBytes, "growing origin image");
+      }
     }
     this.host.record({ type: "volume-resize", volKey: m.key, sizeBytes });
     await this.host.log.commit();

@@ -1,4 +1,5 @@
-// Fault injection: ENOSPC and EIO from the storage under the engine.
+// Fault injection: ENOSPC, EFBIG and EIO from the storage under the engine.
+import { statfs } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { type EngineError, openPool } from "../src/index.js";
 import { pattern, withTempDir } from "./helpers.js";
@@ -49,6 +50,75 @@ describe("fault injection", () => {
       await v2.write(v2.admit(0, CS), pattern(5, CS));
       expect((await v2.getSnapshot("after").read(0, CS)).equals(pattern(2, CS))).toBe(true);
       await again.close();
+    });
+  });
+
+  it("a volume larger than the file system's largest file is refused at create and at grow, with nothing lost", async () => {
+    await withTempDir(async (dir) => {
+      // A file system whose largest file is 1 MiB (as ext4's is just under 16 TiB).
+      const limit = 1 << 20;
+      const storage = new HookedStorage(dir, {
+        truncate: (_name, size) => (size > limit ? Promise.reject(errno("EFBIG")) : undefined),
+      });
+      const pool = await openPool({ dir, chunkSize: CS, storage });
+      const err = await pool.createVolume("big", { sizeBytes: 2 * limit }).catch((e: EngineError) => e);
+      expect(err).toMatchObject({ code: "invalid-argument" });
+      expect((err as EngineError).message).toMatch(/larger than the largest file/);
+      // No volume, no file left behind; the name is free for a size that fits.
+      expect(pool.listVolumes().map((v) => v.name)).toEqual([]);
+      expect((await storage.list()).filter((n) => n.endsWith(".img"))).toEqual([]);
+      const vol = await pool.createVolume("big", { sizeBytes: limit });
+      const last = pattern(1, CS);
+      await vol.write(vol.admit(limit - CS, CS), last);
+      await expect(vol.resize(2 * limit)).rejects.toMatchObject({ code: "invalid-argument" });
+      expect(vol.info.sizeBytes).toBe(limit);
+      expect((await vol.read(limit - CS, CS)).equals(last)).toBe(true);
+      await pool.close();
+      const again = await openPool({ dir, chunkSize: CS });
+      expect(again.getVolume("big").info.sizeBytes).toBe(limit);
+      await again.close();
+    });
+  });
+
+  it("on the real file system here: a 16 TiB volume either works to its last block or is refused at create (ext4)", async () => {
+    await withTempDir(async (dir) => {
+      const EXT4_MAGIC = 0xef53;
+      const ext4 = (await statfs(dir)).type === EXT4_MAGIC;
+      const pool = await openPool({ dir, chunkSize: CS });
+      const size = 16 * 1024 ** 4;
+      if (ext4) {
+        await expect(pool.createVolume("v", { sizeBytes: size })).rejects.toMatchObject({
+          code: "invalid-argument",
+        });
+        // Just under the cap fits, to its last block.
+        const vol = await pool.createVolume("v", { sizeBytes: size - 1024 ** 3 });
+        const tail = pattern(2, CS);
+        await vol.write(vol.admit(vol.info.sizeBytes - CS, CS), tail, { fua: true });
+        expect((await vol.read(vol.info.sizeBytes - CS, CS)).equals(tail)).toBe(true);
+      } else {
+        const vol = await pool.createVolume("v", { sizeBytes: size });
+        const tail = pattern(2, CS);
+        await vol.write(vol.admit(size - CS, CS), tail, { fua: true });
+        expect((await vol.read(size - CS, CS)).equals(tail)).toBe(true);
+      }
+      await pool.close();
+    });
+  });
+
+  it("EFBIG from the COW store (its file at the file system's largest size) is a full store: the snapshot is invalidated", async () => {
+    await withTempDir(async (dir) => {
+      const storage = new HookedStorage(dir, {});
+      const pool = await openPool({ dir, chunkSize: CS, storage });
+      const vol = await pool.createVolume("v", { sizeBytes: 64 * 1024 });
+      await vol.write(vol.admit(0, CS), pattern(1, CS));
+      await vol.createSnapshot("s");
+      storage.hooks = {
+        write: (name) => (name.endsWith(".cow") ? Promise.reject(errno("EFBIG")) : undefined),
+      };
+      await vol.write(vol.admit(0, CS), pattern(2, CS), { fua: true });
+      expect(vol.listSnapshots()[0]?.valid).toBe(false);
+      expect((await vol.read(0, CS)).equals(pattern(2, CS))).toBe(true);
+      await pool.close();
     });
   });
 

@@ -1,11 +1,12 @@
 // A real file-system storage with hooks in front of every write/read/sync: delays to widen race
-// windows, injected errors (EIO, ENOSPC) for fault tests.
+// windows, injected errors (EIO, ENOSPC, EFBIG) for fault tests.
 import { type BlockFile, type BlockStorage, FsBlockStorage } from "../src/index.js";
 
 export interface StorageHooks {
   write?(name: string, position: number, length: number): Promise<void> | void;
   read?(name: string, position: number, length: number): Promise<void> | void;
   sync?(name: string): Promise<void> | void;
+  truncate?(name: string, size: number): Promise<void> | void;
 }
 
 export function errno(code: string): Error {
@@ -39,7 +40,10 @@ export class HookedStorage implements BlockStorage {
         return f.sync();
       },
       size: () => f.size(),
-      truncate: (n) => f.truncate(n),
+      truncate: async (n) => {
+        await this.hooks.truncate?.(name, n);
+        return f.truncate(n);
+      },
       close: () => f.close(),
     };
   }
