@@ -159,10 +159,11 @@ function writeAllSync(fd: number, data: Uint8Array, position: number): void {
  * calls in flight (the fd number could be reused by another open), and later calls reject.
  *
  * A read or write runs inline (synchronously on the event loop) when inline-io.ts allows it: the
- * page cache is serving and the I/O is small. Otherwise it goes to the thread pool: queued and
- * issued at the end of the event-loop turn (setImmediate), adjacent ones merged into one
- * readv/writev (io-runs.ts), writes of a turn before its reads. Either way each I/O resolves on its
- * own, and I/Os of one turn were concurrent before too.
+ * page cache is serving and the I/O is small. Otherwise it is queued and issued at the end of the
+ * event-loop turn (setImmediate), writes of a turn before its reads: inline then if only the
+ * turn's inline budget had refused it, else in the thread pool, adjacent ones merged into one
+ * readv/writev (io-runs.ts). Either way each I/O resolves on its own, and I/Os of one turn were
+ * concurrent before too.
  */
 class FsBlockFile implements BlockFile {
   /** -1 once close() is called: new calls reject. */
@@ -190,9 +191,47 @@ class FsBlockFile implements BlockFile {
     const reads = this.queuedReads;
     this.queuedWrites = [];
     this.queuedReads = [];
-    for (const run of writes.length > 0 ? toRuns(writes) : []) this.issue(run, true);
-    for (const run of reads.length > 0 ? toRuns(reads) : []) this.issue(run, false);
+    const poolWrites = this.issueInline(writes, true, this.queuedWrites);
+    const poolReads = this.issueInline(reads, false, this.queuedReads);
+    if (!this.issueScheduled && this.queuedWrites.length + this.queuedReads.length > 0) {
+      this.issueScheduled = true;
+      setImmediate(this.issueQueued);
+    }
+    for (const run of poolWrites.length > 0 ? toRuns(poolWrites) : []) this.issue(run, true);
+    for (const run of poolReads.length > 0 ? toRuns(poolReads) : []) this.issue(run, false);
   };
+
+  /**
+   * A turn after they were queued: runs inline the I/Os the policy allows now, moves to `later`
+   * (the next turn) those refused only for this turn's budget, returns the rest for the pool.
+   */
+  private issueInline(queued: QueuedIo[], isWrite: boolean, later: QueuedIo[]): QueuedIo[] {
+    const forPool: QueuedIo[] = [];
+    for (const io of queued) {
+      if (inlineIo.allows(io.buf.length)) this.runInline(io, isWrite);
+      else if (inlineIo.deferrable(io.buf.length)) later.push(io);
+      else forPool.push(io);
+    }
+    return forPool;
+  }
+
+  private runInline(io: QueuedIo, isWrite: boolean): void {
+    const t0 = inlineIo.now();
+    let n: number;
+    try {
+      if (isWrite) {
+        writeAllSync(this.rawFd, io.buf, io.position);
+        n = io.buf.length;
+      } else {
+        n = readAllSync(this.rawFd, io.buf, io.position);
+      }
+    } catch (err) {
+      io.done(err as NodeJS.ErrnoException, 0);
+      return;
+    }
+    inlineIo.took(t0, io.buf.length);
+    io.done(null, n);
+  }
 
   private issue(run: readonly QueuedIo[], isWrite: boolean): void {
     const io = run[0] as QueuedIo;

@@ -26,7 +26,8 @@ export class InlineIoPolicy {
    * Inline I/Os per event-loop turn. An inline I/O resolves its promise at once, so a loop of
    * awaited I/Os (a rollback, a closed-loop writer) would otherwise run as one endless chain of
    * microtasks and starve sockets, timers and every other session. Past this many, I/O goes to
-   * the pool until the next turn (about 64 × 5 µs of blocking at most).
+   * the next turn, where it runs inline again (block-file.ts), unless the policy has paused
+   * (about 64 × 5 µs of blocking per turn at most).
    */
   static readonly MAX_PER_TURN = 64;
 
@@ -54,12 +55,19 @@ export class InlineIoPolicy {
   }
 
   allows(length: number): boolean {
-    return (
-      this.enabled &&
-      length <= InlineIoPolicy.MAX_BYTES &&
-      this.turnOps < InlineIoPolicy.MAX_PER_TURN &&
-      this.now() >= this.offUntil
-    );
+    return this.wouldAllow(length) && this.turnOps < InlineIoPolicy.MAX_PER_TURN;
+  }
+
+  /**
+   * Refused only because this turn's inline I/Os are used up: the I/O can wait for the next turn
+   * and run inline there (a thread-pool trip costs more main-thread CPU than the copy itself).
+   */
+  deferrable(length: number): boolean {
+    return this.turnOps >= InlineIoPolicy.MAX_PER_TURN && this.wouldAllow(length);
+  }
+
+  private wouldAllow(length: number): boolean {
+    return this.enabled && length <= InlineIoPolicy.MAX_BYTES && this.now() >= this.offUntil;
   }
 
   /** Reports an inline I/O of `length` bytes that started at `startMs`. */

@@ -3,7 +3,7 @@
 // slowness and shrinks with fast I/O.
 import { describe, expect, it } from "vitest";
 import { FsBlockStorage } from "../src/index.js";
-import { InlineIoPolicy } from "../src/inline-io.js";
+import { InlineIoPolicy, inlineIo } from "../src/inline-io.js";
 import { withTempDir } from "./helpers.js";
 
 function policy(): { p: InlineIoPolicy; clock: { t: number } } {
@@ -79,6 +79,36 @@ describe("InlineIoPolicy", () => {
     expect(p.backoff).toBe(0);
     for (let i = 0; i < 3; i++) p.took(start, 4096);
     expect(p.backoff).toBe(1);
+  });
+
+  it("I/O past a turn's inline budget waits for the next turn and runs inline there, not in the thread pool", async () => {
+    await withTempDir(async (dir) => {
+      const f = await new FsBlockStorage(dir).open("f");
+      const count = 3 * InlineIoPolicy.MAX_PER_TURN + 8;
+      const before = { ...inlineIo.counts };
+      let turns = 0;
+      const tick = (): void => {
+        turns++;
+        if (turns < 10) setImmediate(tick);
+      };
+      setImmediate(tick);
+      // All issued in one turn, as a commit round's finished tails issue their overwrites.
+      const writes = Array.from({ length: count }, (_, i) => f.write(Buffer.alloc(4096, i & 0xff), i * 4096));
+      await Promise.all(writes);
+      const turnsTaken = turns;
+      const back = Buffer.alloc(4096);
+      for (let i = 0; i < count; i += 37) {
+        await f.read(back, i * 4096);
+        expect(back.every((b) => b === (i & 0xff))).toBe(true);
+      }
+      await f.close();
+      if (inlineIo.counts.pauses === before.pauses && process.env.LIVESNAP_INLINE_IO !== "0") {
+        // Every write ran inline (a slow-disk pause on a loaded machine is the only excuse)...
+        expect(inlineIo.counts.inline - before.inline).toBeGreaterThanOrEqual(count);
+        // ...spread over turns of the event loop, the budget's purpose.
+        expect(turnsTaken).toBeGreaterThanOrEqual(3);
+      }
+    });
   });
 
   it("a loop of awaited cached writes on a real file still lets timers run", async () => {
