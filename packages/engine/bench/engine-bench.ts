@@ -1,7 +1,7 @@
 // Engine benchmarks on real files in a temp dir. Prints a table; asserts nothing.
 // Knobs: LIVESNAP_BENCH_SCALE (default 1) multiplies operation counts; LIVESNAP_BENCH_ONLY=plain
 // runs only the per-I/O CPU section (plain 4 KiB writes and reads, no snapshot), =cow only the
-// plain-vs-first-write section.
+// plain-vs-first-write section, =create only snapshot-create latency under 32 writers.
 import { closeSync, fdatasyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import { cp, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -541,6 +541,10 @@ async function plainIo(): Promise<void> {
 
 console.log(`livesnap engine benchmarks (node ${process.version}, scale ${SCALE}, tmpdir ${tmpdir()})\n`);
 const only = process.env.LIVESNAP_BENCH_ONLY;
+if (only === "create") {
+  await createLatencyUnderLoad();
+  process.exit(0);
+}
 if (only !== "cow") await plainIo();
 if (only !== "plain") {
   await syscallFloor();
