@@ -1,5 +1,6 @@
 // One TCP connection: frames PDUs, runs the login phase, then hands Full Feature Phase PDUs to
 // its session. Owns StatSN, digests on the wire, write backpressure and the NOP-In keepalive.
+import { readSync } from "node:fs";
 import type { Socket } from "node:net";
 import {
   decodeLoginRequest,
@@ -24,6 +25,7 @@ import {
 } from "@livesnap/iscsi";
 import type { Logger } from "pino";
 import { readIntoBuffer } from "./read-buffer.js";
+import { busyPollBudgetUs, ReceivePollPolicy } from "./receive-poll.js";
 import type { Session, SessionLink } from "./session.js";
 
 export interface KeepaliveOptions {
@@ -53,6 +55,10 @@ const WRITE_HIGH_WATER = 8 * 1024 * 1024;
 /** Gathers up to this size are copied into one buffer and written whole (see flush()). */
 const STAGING_BYTES = 16 * 1024;
 const LOGIN_TIMEOUT_MS = 30_000;
+// A bad LIVESNAP_BUSY_POLL_US stops the daemon at start with an error naming it, not at a login.
+busyPollBudgetUs();
+/** A spin's read: a few commands' PDUs (the socket's own reads take larger gulps). */
+const SPIN_READ_BYTES = 64 * 1024;
 
 export class Connection implements SessionLink {
   private readonly parser = new PduParser({
@@ -84,6 +90,10 @@ export class Connection implements SessionLink {
   readonly localAddress: string;
   readonly localPort: number;
   private readonly socket: Socket;
+  /** Busy-poll of the socket after the last response (receive-poll.ts); undefined when off. */
+  readonly receivePoll: ReceivePollPolicy | undefined;
+  private readonly fd: number;
+  private spinBuffer: Buffer | undefined;
 
   constructor(
     /** From a server listening with pauseOnConnect (see readIntoBuffer). */
@@ -92,12 +102,17 @@ export class Connection implements SessionLink {
     private readonly keepalive: KeepaliveOptions,
     private readonly logger: Logger,
     private readonly onClose: (conn: Connection) => void,
+    busyPollUs: number = busyPollBudgetUs(),
   ) {
     this.remoteAddress = `${accepted.remoteAddress}:${accepted.remotePort}`;
     this.localAddress = accepted.localAddress ?? "127.0.0.1";
     this.localPort = accepted.localPort ?? 0;
     const socket = readIntoBuffer(accepted, (chunk, transient) => this.onData(chunk, transient));
     this.socket = socket;
+    // The descriptor only for the spin's non-blocking reads; libuv keeps owning it.
+    const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+    this.fd = typeof fd === "number" ? fd : -1;
+    this.receivePoll = busyPollUs > 0 && this.fd >= 0 ? new ReceivePollPolicy(busyPollUs, this) : undefined;
     socket.setNoDelay(true);
     socket.on("error", (err) => this.logger.debug({ err, remote: this.remoteAddress }, "socket error"));
     socket.on("close", () => this.teardown("connection closed"));
@@ -124,8 +139,9 @@ export class Connection implements SessionLink {
 
   private readonly onPduBound = (pdu: ParsedPdu): void => this.onPdu(pdu);
 
-  private onData(chunk: Buffer, transient: boolean): void {
-    if (this.closed) return;
+  private onData(chunk: Buffer, transient: boolean, spun = false): void {
+    if (this.closed || chunk.length === 0) return;
+    this.receivePoll?.received(spun);
     this.lastReceive = Date.now();
     this.pingOutstanding = false;
     try {
@@ -331,6 +347,50 @@ export class Connection implements SessionLink {
       this.pausedForWrites = true;
       socket.pause();
     }
+    if (
+      this.receivePoll !== undefined &&
+      this.session !== undefined &&
+      this.session.activeTasks === 0 &&
+      socket.writableLength === 0 &&
+      !this.pausedForWrites &&
+      !this.closed &&
+      this.receivePoll.responded()
+    ) {
+      this.spinForRequest(this.receivePoll);
+    }
+  }
+
+  /**
+   * Non-blocking reads of the socket for up to the policy's budget. Bytes read go through the same
+   * framing as libuv's reads; the socket's queue is FIFO and both read on this thread, so order
+   * holds. The request's response is flushed on a later tick, which may spin again.
+   */
+  private spinForRequest(policy: ReceivePollPolicy): void {
+    const buffer = this.spinBuffer ?? Buffer.allocUnsafeSlow(SPIN_READ_BYTES);
+    this.spinBuffer = buffer;
+    const deadline = policy.now() + policy.budgetUs / 1000;
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(this.fd, buffer, 0, buffer.length, null);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "EAGAIN" || code === "EWOULDBLOCK") {
+          if (policy.now() < deadline) continue;
+          policy.spun(false);
+          return;
+        }
+        // The error is consumed by this read: libuv would not see it again.
+        policy.spun(false);
+        this.logger.debug({ err: e, remote: this.remoteAddress }, "socket error");
+        this.drop("socket error");
+        return;
+      }
+      // 0 is the end of the stream: libuv's own read sees it too and closes.
+      policy.spun(n > 0);
+      if (n > 0) this.onData(buffer.subarray(0, n), true, true);
+      return;
+    }
   }
 
   endAfterFlush(graceMs = 5000): void {
@@ -358,6 +418,12 @@ export class Connection implements SessionLink {
     if (this.tornDown) return;
     this.tornDown = true;
     this.closed = true;
+    if (this.receivePoll !== undefined && this.receivePoll.counts.spins > 0) {
+      this.logger.debug(
+        { remote: this.remoteAddress, busyPoll: this.receivePoll.counts },
+        "busy-poll counts",
+      );
+    }
     clearTimeout(this.loginTimer);
     this.stopKeepalive();
     this.session?.close(reason);
