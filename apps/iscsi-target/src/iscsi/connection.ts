@@ -94,6 +94,8 @@ export class Connection implements SessionLink {
   readonly receivePoll: ReceivePollPolicy | undefined;
   private readonly fd: number;
   private spinBuffer: Buffer | undefined;
+  /** StatSN at the last flush: how many commands one flush answered. */
+  private statSNAtFlush = 0;
 
   constructor(
     /** From a server listening with pauseOnConnect (see readIntoBuffer). */
@@ -312,6 +314,10 @@ export class Connection implements SessionLink {
     this.outCallbacks = [];
     this.outBytes = 0;
     const socket = this.socket;
+    // One status per flush is a queue-depth-1 stream; a batch of them is not, and a spin would
+    // only split the next batch of requests.
+    const answered = (this.statSNValue - this.statSNAtFlush) >>> 0;
+    this.statSNAtFlush = this.statSNValue;
     if (socket.destroyed) {
       // Nothing will read these buffers any more: they can be recycled now.
       for (const cb of callbacks) cb?.();
@@ -349,6 +355,7 @@ export class Connection implements SessionLink {
     }
     if (
       this.receivePoll !== undefined &&
+      answered === 1 &&
       this.session !== undefined &&
       this.session.activeTasks === 0 &&
       socket.writableLength === 0 &&

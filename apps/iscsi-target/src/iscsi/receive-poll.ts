@@ -5,8 +5,9 @@
 // Firecracker guest). After the last response of an idle connection, a short spin of non-blocking
 // reads keeps our vCPU awake, so the next request is picked up without our wake-up (the Linux
 // busy_poll / SPDK idea, bounded). It only pays when requests come back quickly, and it costs CPU,
-// so it is adaptive: a connection spins only while the gaps it saw between a response and the next
-// request were short, while no other connection of the process is receiving (several busy
+// so it is adaptive: a connection spins only after a flush that answered one command (the
+// connection checks that), only while the gaps it saw between a response and the next request were
+// short, while no other connection of the process is receiving (several busy
 // connections keep the loop busy anyway, and a spin would delay them), and it stops (backing off
 // like the engine's inline I/O) when most spins came back empty.
 

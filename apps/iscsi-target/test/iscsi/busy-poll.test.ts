@@ -4,7 +4,8 @@
 // a byte lost between the spin's reads and libuv's would fail. LIVESNAP_BUSY_POLL_US=0 never spins.
 import { afterEach, describe, expect, it } from "vitest";
 import { busyPollStats } from "../../src/iscsi/receive-poll.js";
-import { startTestTarget, type TestTarget } from "../helpers/target.js";
+import { RawInitiator, read10, TEST_UNIT_READY } from "../helpers/raw-initiator.js";
+import { startTestTarget, TEST_IQN, type TestTarget } from "../helpers/target.js";
 import { run } from "../helpers/tools.js";
 
 const BLOCK = 4096;
@@ -64,5 +65,35 @@ describe("busy-polling connections", () => {
     const before = busyPollStats();
     await qemuIo(target, commands(300, 2).args);
     expect(busyPollStats()).toEqual(before);
+  });
+
+  it("spin after a flush that answered one command, not after a batch", async () => {
+    // A large budget, so that only the batch rule keeps the batches from spinning.
+    process.env.LIVESNAP_BUSY_POLL_US = "1000";
+    target = await startTestTarget({ sizeBytes: BLOCKS * BLOCK });
+    const ini = await RawInitiator.connect(target.port);
+    try {
+      expect((await ini.login({ targetName: TEST_IQN })).bhs[36]).toBe(0);
+      ini.command({ cdb: TEST_UNIT_READY, edtl: 0 });
+      await ini.next();
+      // Batches of 8 reads in one write, all answered in one flush: never a spin.
+      const before = busyPollStats();
+      for (let batch = 0; batch < 20; batch++) {
+        ini.socket.cork();
+        for (let i = 0; i < 8; i++) ini.command({ cdb: read10(i * 8, 8), read: true, edtl: BLOCK });
+        ini.socket.uncork();
+        for (let i = 0; i < 8; i++) expect((await ini.next())?.bhs[3]).toBe(0);
+      }
+      expect(busyPollStats().spins).toBe(before.spins);
+      // One at a time (this initiator shares the target's event loop, so its spins come back
+      // empty; what counts is that they start).
+      for (let i = 0; i < 20; i++) {
+        ini.command({ cdb: read10(i * 8, 8), read: true, edtl: BLOCK });
+        expect((await ini.next())?.bhs[3]).toBe(0);
+      }
+      expect(busyPollStats().spins).toBeGreaterThan(before.spins);
+    } finally {
+      ini.close();
+    }
   });
 });
