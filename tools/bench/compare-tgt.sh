@@ -15,6 +15,7 @@
 #   --self         tgt against tgt (the noise floor of this machine; no livesnap needed)
 #
 # Both LUNs live in RAM (/dev/shm): tgt's backing file, livesnap's data dir, same size.
+# The livesnap daemon inherits the environment: LIVESNAP_BUSY_POLL_US=0 runs it without busy-polling.
 # Needs $LIVESNAP_SHARED (default <repo>/../shared) with bench/compare.sh and bench/tgt-up.sh.
 # Prints the negotiated parameters, compare.sh's table (A = livesnap, B = tgt: A/B > 1 means
 # livesnap is faster, except rr4k_qd1 which is latency, lower is better) and stops both targets.
