@@ -3,6 +3,7 @@
 
 import { inlineIoStats, type PoolHandle, type VolumeInfo, type VolumeStats } from "@livesnap/engine";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { busyPollStats } from "../iscsi/receive-poll.js";
 import type { TargetControl } from "../target-control.js";
 import { CommandLatencyHistogram } from "./command-latency.js";
 
@@ -133,6 +134,23 @@ export function createMetrics(pool: PoolHandle, control: TargetControl): Managem
       collect() {
         this.reset();
         this.inc(inlineIoStats()[key]);
+      },
+    });
+  }
+  // QD 1 receive busy-poll (receive-poll.ts): misses are spins that ran out of budget (CPU spent
+  // for nothing); many misses and few hits say the initiator's gaps are too long for it.
+  for (const [key, name, help] of [
+    ["spins", "livesnap_iscsi_busy_poll_spins_total", "Busy-polls of a connection's socket after a response"],
+    ["hits", "livesnap_iscsi_busy_poll_hits_total", "Busy-polls that found the next request"],
+    ["misses", "livesnap_iscsi_busy_poll_misses_total", "Busy-polls that ran out of budget"],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(busyPollStats()[key]);
       },
     });
   }

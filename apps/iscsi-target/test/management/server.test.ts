@@ -20,6 +20,7 @@ import {
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { busyPollStats, ReceivePollPolicy } from "../../src/iscsi/receive-poll.js";
 import { startManagementServer } from "../../src/management/server.js";
 import { type ManagementFixture, startManagementFixture } from "./fixture.js";
 
@@ -312,6 +313,31 @@ describe("methods on a real pool", () => {
     if (process.env.LIVESNAP_INLINE_IO === "0") expect(inline).toBe(0);
     else expect(inline).toBeGreaterThan(0);
     expect(text).toMatch(/^livesnap_engine_inline_io_pauses_total \d+$/m);
+    // The process-wide busy-poll counters, as receive-poll.ts counts them: a policy on a fake
+    // clock makes them differ (3 spins, 2 hits, 1 miss) so swapped wiring shows.
+    const clock = { t: 1000 };
+    const policy = new ReceivePollPolicy(
+      50,
+      {},
+      () => clock.t,
+      () => undefined,
+    );
+    policy.received(false);
+    clock.t += 2;
+    policy.responded();
+    clock.t += 0.01;
+    policy.received(false);
+    for (const hit of [true, true, false]) {
+      expect(policy.responded()).toBe(true);
+      policy.spun(hit);
+    }
+    const text2 = await (
+      await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.token}` } })
+    ).text();
+    const polls = busyPollStats();
+    for (const [key, value] of Object.entries(polls)) {
+      expect(text2).toMatch(new RegExp(`^livesnap_iscsi_busy_poll_${key}_total ${value}$`, "m"));
+    }
     expect(text).toMatch(/^livesnap_api_call_duration_seconds_count\{method="stats.get",outcome="ok"\} 1$/m);
     server.observeCommand("vol1", "write", 0.0003);
     server.observeCommand("vol1", "write", 0.002);
