@@ -442,14 +442,16 @@ describe("events over WebSocket", () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(progress.at(-1)).toMatchObject({ done: chunks, total: chunks });
     // The server sends at most one progress event per 100 ms (plus the final one). Arrival times at
-    // the client jitter by a few ms, so check the gaps loosely and the overall rate exactly.
+    // the client lag the sends by up to ~50 ms on a loaded machine (CI runs test tasks in parallel
+    // on 2 vCPUs; a late first arrival shortens the span), so gaps and the overall rate allow 50 ms.
+    // An unthrottled hub sends one event per 64 chunks (32 here) a few ms apart and still fails.
     for (let i = 1; i < progress.length; i++) {
       expect(progress[i]!.done).toBeGreaterThanOrEqual(progress[i - 1]!.done);
       if (progress[i]!.done < chunks)
         expect(progress[i]!.at - progress[i - 1]!.at).toBeGreaterThanOrEqual(50);
     }
     const span = progress.at(-1)!.at - progress[0]!.at;
-    expect(progress.length).toBeLessThanOrEqual(Math.floor((span + 10) / 100) + 2);
+    expect(progress.length).toBeLessThanOrEqual(Math.floor((span + 50) / 100) + 2);
     expect((await pool.getVolume("vol1").read(0, small)).every((b) => b === 0x61)).toBe(true);
     await ws.close();
   });
