@@ -118,7 +118,7 @@ export function createMetrics(pool: PoolHandle, control: TargetControl): Managem
   });
   // The engine's file I/O policy (inline on the event loop vs the thread pool): pauses mean the
   // page cache stopped serving (cache misses, dirty throttling) or the process lost its CPU.
-  for (const [key, name, help] of [
+  processCounters(registry, inlineIoStats, [
     ["inline", "livesnap_engine_inline_io_total", "Engine reads/writes run inline on the event loop"],
     ["slow", "livesnap_engine_inline_io_slow_total", "Inline reads/writes slower than a page-cache copy"],
     [
@@ -126,34 +126,14 @@ export function createMetrics(pool: PoolHandle, control: TargetControl): Managem
       "livesnap_engine_inline_io_pauses_total",
       "Times inline I/O paused and I/O went to the thread pool",
     ],
-  ] as const) {
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(inlineIoStats()[key]);
-      },
-    });
-  }
+  ]);
   // QD 1 receive busy-poll (receive-poll.ts): misses are spins that ran out of budget (CPU spent
   // for nothing); many misses and few hits say the initiator's gaps are too long for it.
-  for (const [key, name, help] of [
+  processCounters(registry, busyPollStats, [
     ["spins", "livesnap_iscsi_busy_poll_spins_total", "Busy-polls of a connection's socket after a response"],
     ["hits", "livesnap_iscsi_busy_poll_hits_total", "Busy-polls that found the next request"],
     ["misses", "livesnap_iscsi_busy_poll_misses_total", "Busy-polls that ran out of budget"],
-  ] as const) {
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(busyPollStats()[key]);
-      },
-    });
-  }
+  ]);
   const logins = new Counter({
     name: "livesnap_iscsi_logins_total",
     help: "iSCSI session logins since start",
@@ -187,5 +167,24 @@ function safeList(pool: PoolHandle): VolumeInfo[] {
     return pool.listVolumes();
   } catch {
     return [];
+  }
+}
+
+/** Counters that mirror process-wide totals kept elsewhere, read at each scrape. */
+function processCounters<K extends string>(
+  registry: Registry,
+  stats: () => Record<K, number>,
+  table: readonly (readonly [key: K, name: string, help: string])[],
+): void {
+  for (const [key, name, help] of table) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(stats()[key]);
+      },
+    });
   }
 }
