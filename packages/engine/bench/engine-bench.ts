@@ -638,15 +638,22 @@ async function plainIo(): Promise<void> {
     const w32: number[] = [];
     const r1: number[] = [];
     const r32: number[] = [];
+    const w512: number[] = [];
     for (let t = 0; t < 5; t++) {
       w1.push(summarize(await writeLoad(vol, N / 4, 1, rand)).iops);
       w32.push(summarize(await writeLoad(vol, N, 32, rand)).iops);
+      w512.push(summarize(await writeLoad(vol, N, 512, rand)).iops);
       await vol.flush();
       r1.push(await readLoad(vol, N / 4, 1, rand));
       r32.push(await readLoad(vol, N, 32, rand));
     }
     row("plain 4 KiB random write, QD1", `${fmt(median(w1))} IOPS`, "median of 5; no snapshot");
     row("plain 4 KiB random write, QD32", `${fmt(median(w32))} IOPS`, "median of 5; no snapshot");
+    row(
+      "plain 4 KiB random write, QD512 (many initiators)",
+      `${fmt(median(w512))} IOPS`,
+      "median of 5; lock checks by range index",
+    );
     row("plain 4 KiB random read, QD1", `${fmt(median(r1))} IOPS`, "median of 5; page cache");
     row("plain 4 KiB random read, QD32", `${fmt(median(r32))} IOPS`, "median of 5; page cache");
   });

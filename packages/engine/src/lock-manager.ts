@@ -4,10 +4,13 @@
 // an overlapping chunk. On any chunk, writes therefore run strictly in admission order. Readers
 // share chunks and wait only for an overlapping write that is executing (or ready and waiting for
 // nothing but readers, so writers cannot starve).
-// Entries are ranges, not per-chunk queues: an UNMAP of terabytes costs one entry. Checks are
-// linear in the number of active requests (the initiators' queue depth), not in chunks.
+// Entries are ranges, not per-chunk queues: an UNMAP of terabytes costs one entry. A range index
+// (range-index.ts) finds the requests near a range, so a check costs what overlaps it, not the
+// number of active requests (write-back tails plus every initiator's queue depth).
 // Grants are all-or-nothing over a request's range: nobody holds part of a range while waiting
 // for the rest, hence no deadlock.
+
+import { RangeIndex } from "./range-index.js";
 
 export interface LockEntry {
   readonly seq: number;
@@ -29,25 +32,39 @@ interface ReadRequest {
 }
 
 export interface ReadHold {
-  lo: number;
-  hi: number;
+  readonly lo: number;
+  readonly hi: number;
+  /** Set by releaseRead: a second release is a no-op. */
+  released: boolean;
 }
 
-const overlaps = (a: { lo: number; hi: number }, lo: number, hi: number): boolean => a.lo < hi && lo < a.hi;
+/** x keeps write e from running: x is an earlier overlapping write, or one executing. */
+const blocksWrite = (x: LockEntry, e: LockEntry): boolean => x !== e && (x.seq < e.seq || x.granted);
+const writeUnblocked = (entries: RangeIndex<LockEntry>, e: LockEntry): boolean =>
+  entries.find(e.lo, e.hi, blocksWrite, e) === undefined;
+/** x keeps a read from starting: x executes, or is ready and waits only for readers (writer preference). */
+const blocksRead = (x: LockEntry, entries: RangeIndex<LockEntry>): boolean =>
+  x.granted || (x.ready && writeUnblocked(entries, x));
+const always = (): boolean => true;
 
 export class LockManager {
-  /** Active write entries (pending or executing), sorted by seq. */
-  private entries: LockEntry[] = [];
-  private readonly reads = new Set<ReadHold>();
+  /** Active write entries (pending or executing). */
+  private readonly entries: RangeIndex<LockEntry>;
+  private active = 0;
+  private readonly reads: RangeIndex<ReadHold>;
   private waitingReads: ReadRequest[] = [];
   /** Called when a read or write has to wait (the volume starts a pending commit round then). */
   onWait: (() => void) | null = null;
 
+  /** `listMax`/`listMin`: the range index's switch-over points (tests shrink them). */
+  constructor(index?: { listMax: number; listMin: number }) {
+    this.entries = new RangeIndex<LockEntry>(index?.listMax, index?.listMin);
+    this.reads = new RangeIndex<ReadHold>(index?.listMax, index?.listMin);
+  }
+
   /** Reserves the entry's place (seq is the newest admitted: appended at the tail). */
   admit(seq: number, lo: number, hi: number): LockEntry {
-    const entry = this.makeEntry(seq, lo, hi);
-    this.entries.push(entry);
-    return entry;
+    return this.add(this.makeEntry(seq, lo, hi));
   }
 
   /**
@@ -55,11 +72,7 @@ export class LockManager {
    * queued entries with a larger seq; a granted one it overlaps still finishes first.
    */
   admitAt(seq: number, chunk: number): LockEntry {
-    const entry = this.makeEntry(seq, chunk, chunk + 1);
-    let i = this.entries.length;
-    while (i > 0 && (this.entries[i - 1] as LockEntry).seq > seq) i--;
-    this.entries.splice(i, 0, entry);
-    return entry;
+    return this.add(this.makeEntry(seq, chunk, chunk + 1));
   }
 
   /** Resolves when the entry holds its whole range exclusively. */
@@ -74,6 +87,7 @@ export class LockManager {
   }
 
   releaseWrite(entry: LockEntry): void {
+    if (entry.done) return;
     entry.done = true;
     this.remove(entry);
     this.afterChange(entry.lo, entry.hi);
@@ -98,6 +112,8 @@ export class LockManager {
   }
 
   releaseRead(hold: ReadHold): void {
+    if (hold.released) return;
+    hold.released = true;
     this.reads.delete(hold);
     this.afterChange(hold.lo, hold.hi);
   }
@@ -108,9 +124,9 @@ export class LockManager {
    * will never come.
    */
   failWaiting(err: Error): void {
-    const failed = this.entries.filter((e) => !e.granted);
-    this.entries = this.entries.filter((e) => e.granted);
+    const failed = this.entries.values().filter((e) => !e.granted);
     for (const e of failed) {
+      this.remove(e);
       e.done = true;
       const fail = e.fail;
       e.wake = null;
@@ -124,31 +140,29 @@ export class LockManager {
 
   /** Active write requests (diagnostics and tests). */
   get activeWrites(): number {
-    return this.entries.length;
+    return this.active;
   }
 
   private makeEntry(seq: number, lo: number, hi: number): LockEntry {
     return { seq, lo, hi, ready: false, granted: false, done: false, wake: null, fail: null };
   }
 
-  private remove(entry: LockEntry): void {
-    const i = this.entries.indexOf(entry);
-    if (i >= 0) this.entries.splice(i, 1);
+  private add(entry: LockEntry): LockEntry {
+    this.active++;
+    this.entries.add(entry);
+    return entry;
   }
 
-  /** No earlier overlapping write is active and no overlapping write is executing. */
-  private writeUnblocked(e: LockEntry): boolean {
-    for (const x of this.entries) {
-      if (x === e) continue;
-      if ((x.seq < e.seq || x.granted) && overlaps(x, e.lo, e.hi)) return false;
-    }
-    return true;
+  /** Callers remove an entry once, as it becomes done. */
+  private remove(entry: LockEntry): void {
+    this.active--;
+    this.entries.delete(entry);
   }
 
   private tryGrantWrite(e: LockEntry): boolean {
     if (!e.ready || e.granted || e.done) return false;
-    if (!this.writeUnblocked(e)) return false;
-    for (const r of this.reads) if (overlaps(r, e.lo, e.hi)) return false;
+    if (!writeUnblocked(this.entries, e)) return false;
+    if (this.reads.find(e.lo, e.hi, always, null)) return false;
     e.granted = true;
     const wake = e.wake;
     e.wake = null;
@@ -158,22 +172,19 @@ export class LockManager {
   }
 
   private tryGrantRead(lo: number, hi: number): ReadHold | null {
-    for (const x of this.entries) {
-      if (!overlaps(x, lo, hi)) continue;
-      if (x.granted) return null;
-      // Writer preference: a ready write that waits only for readers goes first.
-      if (x.ready && this.writeUnblocked(x)) return null;
-    }
-    const hold = { lo, hi };
+    if (this.entries.find(lo, hi, blocksRead, this.entries)) return null;
+    const hold: ReadHold = { lo, hi, released: false };
     this.reads.add(hold);
     return hold;
   }
 
   private afterChange(lo: number, hi: number): void {
-    // Any ready entry overlapping the freed range may now run (in seq order). No copy of the
-    // array: a grant only resolves a promise, nothing runs that could change `entries` meanwhile.
-    for (const x of this.entries) {
-      if (x.ready && !x.granted && overlaps(x, lo, hi)) this.tryGrantWrite(x);
+    // Any ready entry overlapping the freed range may now run. The order of the tries does not
+    // matter: an entry is blocked by every earlier overlapping one, granted or not (equal seqs are
+    // rollback restores, one per chunk, which never overlap). A grant only resolves a promise:
+    // nothing runs that could change the entries meanwhile.
+    if (this.entries.size > 0) {
+      for (const x of this.entries.overlapping(lo, hi)) if (x.ready && !x.granted) this.tryGrantWrite(x);
     }
     if (this.waitingReads.length > 0) {
       const still: ReadRequest[] = [];

@@ -57,7 +57,7 @@ const ZEROES = Buffer.alloc(MAX_IO_BYTES);
 /**
  * Cap on write-back tails per volume (a write cache's dirty limit): beyond it a write waits for
  * its own commit before it is acknowledged. Bounds memory (each tail holds a copy of its data)
- * and the lock manager's queue, whose checks are linear in active entries.
+ * and the lock manager's queue.
  */
 const MAX_WRITE_BACK_TAILS = 256;
 /**
