@@ -1,13 +1,15 @@
 // The whole daemon in-process: engine pool on real files, iSCSI portal, management API.
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config/load.js";
 import { type Daemon, startDaemon } from "../../src/daemon.js";
-import { run } from "../helpers/tools.js";
+import { requireTool, run } from "../helpers/tools.js";
 
 const IQN = "iqn.2026-11.io.livesnap:daemon-test";
 const dirs: string[] = [];
@@ -156,21 +158,43 @@ describe("daemon", () => {
   it("stops cleanly while an initiator is connected", async () => {
     const dir = tempDir();
     const d = await start(join(dir, "data"), writeConfig(dir));
-    const port = d.portals[0]?.port;
-    const pending = run("qemu-img", [
+    const port = d.portals[0]?.port ?? 0;
+    // A load that outlasts the test, so the stop always lands mid-I/O. libiscsi reconnects for
+    // as long as it lives once its target goes away, so the initiator is killed at the end: what
+    // is asserted is the daemon's side (stop returns, the session is gone, the portal refuses).
+    const initiator = spawn(requireTool("qemu-img"), [
       "bench",
       "-f",
       "raw",
       "-t",
       "none",
       "-c",
-      "2000",
+      "100000000",
       `iscsi://127.0.0.1:${port}/${IQN}/0`,
     ]);
-    await new Promise((r) => setTimeout(r, 200));
-    await d.stop();
-    daemons.length = 0;
-    await pending; // the initiator sees its connection end; the daemon is gone without hanging
+    try {
+      for (let i = 0; i < 500; i++) {
+        const listed = await rpc<{ sessions: unknown[] }>(d, "session.list", {});
+        if (listed.sessions.length > 0) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect((await rpc<{ sessions: unknown[] }>(d, "session.list", {})).sessions).toHaveLength(1);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(initiator.exitCode).toBeNull(); // still writing when the stop comes
+      await d.stop();
+      daemons.length = 0;
+      const refused = await new Promise<boolean>((resolve) => {
+        const s = connect(port, "127.0.0.1");
+        s.once("connect", () => {
+          s.destroy();
+          resolve(false);
+        });
+        s.once("error", () => resolve(true));
+      });
+      expect(refused).toBe(true);
+    } finally {
+      initiator.kill("SIGKILL");
+    }
   });
 });
 
