@@ -176,6 +176,12 @@ export interface VolumeHandle {
    * write-back tail still needs, it copied): the caller may reuse the buffer.
    */
   write(ticket: WriteTicket, data: Uint8Array, opts?: { fua?: boolean }): Promise<void>;
+  /**
+   * WRITE ATOMIC: all or none of `data` (at most MAX_ATOMIC_WRITE_BYTES), for concurrent readers
+   * and across a crash (the data is journalled). Resolves once durable. Throws "invalid-argument"
+   * for a wrong length or one over the maximum.
+   */
+  writeAtomic(ticket: WriteTicket, data: Uint8Array, opts?: { fua?: boolean }): Promise<void>;
   writeZeroes(ticket: WriteTicket, opts?: { unmap?: boolean }): Promise<void>;
   unmap(ticket: WriteTicket): Promise<void>;
   /** Atomic against every other write to the same bytes (COMPARE AND WRITE). */

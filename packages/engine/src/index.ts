@@ -5,3 +5,4 @@ export { EngineError } from "./errors.js";
 export { inlineIoStats } from "./inline-io.js";
 export type { EngineOptions, EnginePool } from "./pool.js";
 export { DEFAULT_CHUNK_SIZE, openPool } from "./pool.js";
+export { MAX_ATOMIC_WRITE_BYTES } from "./volume.js";

@@ -44,6 +44,12 @@ export class VolumeState {
   rollback: RollbackState | null = null;
   /** Regions (chunk / REGION_CHUNKS) with a durable write intent not yet cleared. */
   intents = new Set<number>();
+  /**
+   * Journalled atomic writes whose origin data may not be durable yet, by admission seq: after a
+   * crash they are written again (a torn one is completed). At most one per byte range at a time:
+   * a later write of the same bytes waits for the retire.
+   */
+  atomicPending = new Map<number, { offset: number; data: Buffer }>();
 
   constructor(public meta: VolumeMeta) {}
 
@@ -240,6 +246,17 @@ export class PoolState {
         if (v) for (const r of rec.chunks) v.intents.delete(r);
         return [];
       }
+      case "atomic-write": {
+        const v = this.volumes.get(rec.volKey);
+        if (v) v.atomicPending.set(rec.seq, { offset: rec.offset, data: rec.data });
+        if (rec.seq >= this.nextSeq) this.nextSeq = rec.seq + 1;
+        return [];
+      }
+      case "atomic-retire": {
+        const v = this.volumes.get(rec.volKey);
+        if (v) for (const seq of rec.seqs) v.atomicPending.delete(seq);
+        return [];
+      }
       case "end":
       case "round":
         return [];
@@ -292,6 +309,9 @@ export class PoolState {
       }
       if (mapped.length > 0) yield { type: "map", volKey: v.meta.key, chunks: mapped };
       if (v.intents.size > 0) yield { type: "intent", volKey: v.meta.key, chunks: [...v.intents] };
+      for (const [seq, w] of v.atomicPending) {
+        yield { type: "atomic-write", volKey: v.meta.key, seq, offset: w.offset, data: w.data };
+      }
       const rb = v.rollback;
       if (rb) {
         yield { type: "rollback-start", volKey: v.meta.key, snapKey: rb.snapKey, seq: rb.seq };

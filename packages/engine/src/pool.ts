@@ -358,6 +358,9 @@ export async function openPool(opts: EngineOptions): Promise<EnginePool> {
     logger.warn({ files: orphans }, "removed files of volumes that were never created or were deleted");
   for (const vs of state.volumes.values()) {
     const vol = await pool.attach(vs);
+    const completed = await vol.completeAtomicWrites();
+    if (completed > 0)
+      logger.info({ volume: vs.meta.name, writes: completed }, "completed journalled atomic writes");
     // Chunks written since the last flush may lack their (lazily logged) map records.
     const found = await vol.scanIntents();
     if (found > 0)

@@ -82,6 +82,13 @@ export type MetaRecord =
   | { type: "map"; volKey: number; chunks: number[] }
   | { type: "unmap"; volKey: number; chunks: number[] }
   | { type: "rollback-done"; volKey: number; chunks: number[] }
+  /**
+   * WRITE ATOMIC's journal: the whole write, durable before its origin overwrite is issued, so
+   * recovery can finish a write a crash tore. `seq` (its admission stamp) names it.
+   */
+  | { type: "atomic-write"; volKey: number; seq: number; offset: number; data: Buffer }
+  /** Journalled writes whose origin data is durable: recovery no longer replays them. */
+  | { type: "atomic-retire"; volKey: number; seqs: number[] }
   /** Last record of a checkpoint: its presence proves the checkpoint complete. */
   | { type: "end"; records: number };
 
@@ -102,10 +109,22 @@ const TYPE_CODES = {
   round: 20,
   intent: 21,
   "intent-clear": 22,
+  "atomic-write": 23,
+  "atomic-retire": 24,
   end: 31,
 } as const satisfies Record<MetaRecord["type"], number>;
 
-type BinaryType = "cow" | "map" | "unmap" | "rollback-done" | "round" | "intent" | "intent-clear";
+type BinaryType =
+  | "cow"
+  | "map"
+  | "unmap"
+  | "rollback-done"
+  | "round"
+  | "intent"
+  | "intent-clear"
+  | "atomic-write"
+  | "atomic-retire";
+const ATOMIC_HEADER = 20;
 const COW_ENTRY = 20;
 const CODE_TO_TYPE = new Map<number, MetaRecord["type"]>(
   Object.entries(TYPE_CODES).map(([k, v]) => [v, k as MetaRecord["type"]]),
@@ -130,6 +149,23 @@ export function encodeRecord(rec: MetaRecord): Uint8Array {
     }
     case "round": {
       payload = Buffer.alloc(0);
+      break;
+    }
+    case "atomic-write": {
+      // u32 volKey | f64 seq | f64 offset | data (the record's CRC32C covers it)
+      payload = Buffer.allocUnsafe(ATOMIC_HEADER + rec.data.length);
+      payload.writeUInt32LE(rec.volKey, 0);
+      payload.writeDoubleLE(rec.seq, 4);
+      payload.writeDoubleLE(rec.offset, 12);
+      rec.data.copy(payload, ATOMIC_HEADER);
+      break;
+    }
+    case "atomic-retire": {
+      // u32 volKey | u32 n | n × f64 seq
+      payload = Buffer.allocUnsafe(8 + rec.seqs.length * 8);
+      payload.writeUInt32LE(rec.volKey, 0);
+      payload.writeUInt32LE(rec.seqs.length, 4);
+      for (let i = 0; i < rec.seqs.length; i++) payload.writeDoubleLE(rec.seqs[i] as number, 8 + i * 8);
       break;
     }
     case "map":
@@ -192,6 +228,24 @@ function decodeBody(body: Buffer): MetaRecord {
     }
     case "round": {
       return { type: "round" };
+    }
+    case "atomic-write": {
+      if (p.length < ATOMIC_HEADER) throw new RecordFormatError("atomic-write record length");
+      return {
+        type: "atomic-write",
+        volKey: p.readUInt32LE(0),
+        seq: p.readDoubleLE(4),
+        offset: p.readDoubleLE(12),
+        // A copy: the record outlives the log buffer it was read from.
+        data: Buffer.from(p.subarray(ATOMIC_HEADER)),
+      };
+    }
+    case "atomic-retire": {
+      const n = p.readUInt32LE(4);
+      if (p.length !== 8 + n * 8) throw new RecordFormatError("atomic-retire record length");
+      const seqs: number[] = new Array(n);
+      for (let i = 0; i < n; i++) seqs[i] = p.readDoubleLE(8 + i * 8);
+      return { type: "atomic-retire", volKey: p.readUInt32LE(0), seqs };
     }
     case "map":
     case "unmap":

@@ -51,6 +51,8 @@ export interface VolumeHost {
 }
 
 const MAX_IO_BYTES = 1 << 20;
+/** Largest WRITE ATOMIC: the write is journalled whole in one log record. */
+export const MAX_ATOMIC_WRITE_BYTES = 1 << 20;
 /** Cap on descriptors returned by one lbaStatus call. */
 const MAX_LBA_RANGES = 65536;
 const ZEROES = Buffer.alloc(MAX_IO_BYTES);
@@ -239,6 +241,75 @@ export class Volume implements VolumeHandle {
       await this.waitForTails((w) => w.seq < t.seq);
       await this.syncOrigin();
     });
+  }
+
+  /**
+   * All of `data` or none of it, for readers (the chunks are held throughout) and across a crash.
+   * The COW rule runs first, as for any write. Then, in code order: the whole write is journalled
+   * in the log and committed; the origin is written and synced; the retire record is committed;
+   * only then are the chunks released. A crash before the retire leaves the journal entry
+   * pending and recovery writes it again, completing a torn overwrite. Holding the chunks until
+   * the retire is durable means no later write of these bytes can become durable while recovery
+   * might still replay this one over it. Resolves once durable, as with FUA.
+   */
+  writeAtomic(ticket: WriteTicket, data: Uint8Array, _opts?: { fua?: boolean }): Promise<void> {
+    if (data.length !== ticket.length) {
+      return this.rejectTicket(ticket, `data is ${data.length} bytes, ticket is ${ticket.length}`);
+    }
+    if (ticket.length > MAX_ATOMIC_WRITE_BYTES) {
+      return this.rejectTicket(ticket, `an atomic write is at most ${MAX_ATOMIC_WRITE_BYTES} bytes`);
+    }
+    return this.execute(ticket, false, async (t) => {
+      const volKey = this.vs.meta.key;
+      this.host.record({
+        type: "atomic-write",
+        volKey,
+        seq: t.seq,
+        offset: t.offset,
+        data: Buffer.from(data),
+      });
+      try {
+        await this.host.log.commit();
+      } catch (err) {
+        // Nothing reached the origin: a retire queued behind the entry keeps recovery from
+        // applying a write that was reported failed.
+        this.host.record({ type: "atomic-retire", volKey, seqs: [t.seq] });
+        throw toEngineError(err, "atomic write journal commit");
+      }
+      // From here a failure leaves the entry pending: recovery completes the write.
+      await this.writeData(t, data);
+      this.countWrite(t);
+      await this.waitForTails((w) => w.seq < t.seq);
+      await this.syncOrigin();
+      this.host.record({ type: "atomic-retire", volKey, seqs: [t.seq] });
+      try {
+        await this.host.log.commit();
+      } catch (err) {
+        throw toEngineError(err, "atomic write retire commit");
+      }
+    });
+  }
+
+  /**
+   * Recovery, before any I/O: journalled atomic writes whose retire was not durable are written
+   * again (a torn overwrite is completed), synced, then retired. Their COW copies were durable
+   * before their journal entry, so no copy is needed now.
+   */
+  async completeAtomicWrites(): Promise<number> {
+    const pending = [...this.vs.atomicPending];
+    if (pending.length === 0) return 0;
+    const cs = this.chunkSize;
+    const size = this.vs.meta.sizeBytes;
+    for (const [, w] of pending) {
+      const end = Math.min(w.offset + w.data.length, size);
+      if (end <= w.offset) continue;
+      await this.markMapped(Math.floor(w.offset / cs), Math.ceil(end / cs));
+      await this.originWrite(w.data.subarray(0, end - w.offset), w.offset);
+    }
+    await this.syncOrigin();
+    this.host.record({ type: "atomic-retire", volKey: this.vs.meta.key, seqs: pending.map(([seq]) => seq) });
+    await this.host.log.commit();
+    return pending.length;
   }
 
   /** The origin part of a write: map records, then the data. Caller holds the chunks, COW done. */

@@ -73,9 +73,15 @@ async function runProgram(dir: string, chunkSize: number, ops: Op[]): Promise<vo
       offset: p.ticket.offset,
       data: p.data ?? Buffer.alloc(p.ticket.length),
     });
-    // Every fifth write is FUA (synchronous path); the others may be acknowledged write-back.
+    // Every fifth write is FUA (synchronous path), every seventh atomic (journalled); the others
+    // may be acknowledged write-back.
     const fua = p.ticket.seq % 5 === 0;
-    const run = p.data ? vol.write(p.ticket, p.data, { fua }) : vol.unmap(p.ticket);
+    const atomic = p.ticket.seq % 7 === 0;
+    const run = !p.data
+      ? vol.unmap(p.ticket)
+      : atomic
+        ? vol.writeAtomic(p.ticket, p.data)
+        : vol.write(p.ticket, p.data, { fua });
     inflight.push(run.then(() => unfinished.delete(p.ticket.seq)));
   };
 

@@ -51,3 +51,31 @@ describe("record versions", () => {
     expect(() => decodeRecords(withVersion(encodeRecord({ type: "round" }), 2))).toThrow(RecordFormatError);
   });
 });
+
+describe("atomic write journal records", () => {
+  const write = {
+    type: "atomic-write" as const,
+    volKey: 3,
+    seq: 2 ** 40 + 7,
+    offset: 3 * 512,
+    data: pattern(4, 9000),
+  };
+  const retire = { type: "atomic-retire" as const, volKey: 3, seqs: [2 ** 40 + 7, 12] };
+
+  it("round-trip, data included", () => {
+    const buf = Buffer.concat([encodeRecord(write), encodeRecord(retire)]);
+    expect(decodeRecords(buf).records).toEqual([write, retire]);
+  });
+
+  it("a journal entry torn anywhere in its data ends the log there", () => {
+    const enc = Buffer.from(encodeRecord(write));
+    for (const cut of [enc.length - 1, 8 + 20 + 4096, 30]) {
+      const { records, validBytes } = decodeRecords(enc.subarray(0, cut));
+      expect(records).toEqual([]);
+      expect(validBytes).toBe(0);
+    }
+    const flipped = Buffer.from(enc);
+    flipped.writeUInt8(flipped.readUInt8(enc.length - 100) ^ 1, enc.length - 100);
+    expect(decodeRecords(flipped).records).toEqual([]);
+  });
+});
