@@ -1,7 +1,8 @@
 // Engine benchmarks on real files in a temp dir. Prints a table; asserts nothing.
 // Knobs: LIVESNAP_BENCH_SCALE (default 1) multiplies operation counts; LIVESNAP_BENCH_ONLY=plain
 // runs only the per-I/O CPU section (plain 4 KiB writes and reads, no snapshot), =cow only the
-// plain-vs-first-write section, =create only snapshot-create latency under 32 writers.
+// plain-vs-first-write section, =create only snapshot-create latency under 32 writers, =atomic only
+// WRITE ATOMIC against FUA writes.
 import { closeSync, fdatasyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import { cp, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -412,6 +413,45 @@ async function freshFill(): Promise<void> {
   });
 }
 
+/** WRITE ATOMIC (journalled: two commit rounds and an origin sync) against a FUA write of the same size. */
+async function atomicWrites(): Promise<void> {
+  await withPool(async (pool) => {
+    const N = 1000 * SCALE;
+    for (const size of [4 * KiB, 64 * KiB]) {
+      const vol = await pool.createVolume(`atomic-${size}`, { sizeBytes: 256 * size });
+      const data = Buffer.alloc(size, 0x5c);
+      await vol.write(vol.admit(0, 256 * size), Buffer.alloc(256 * size, 1));
+      await vol.flush();
+      for (const depth of [1, 32]) {
+        const run = async (atomic: boolean): Promise<{ iops: number; p50: number }> => {
+          const lat: number[] = [];
+          let next = 0;
+          const t0 = performance.now();
+          const worker = async (): Promise<void> => {
+            while (next < N) {
+              const at = (shuffled(next++, 256) % 256) * size;
+              const s = performance.now();
+              const t = vol.admit(at, size);
+              await (atomic ? vol.writeAtomic(t, data) : vol.write(t, data, { fua: true }));
+              lat.push(performance.now() - s);
+            }
+          };
+          await Promise.all(Array.from({ length: depth }, worker));
+          lat.sort((a, b) => a - b);
+          return { iops: N / ((performance.now() - t0) / 1000), p50: pct(lat, 50) };
+        };
+        const fua = await run(false);
+        const atomic = await run(true);
+        row(
+          `atomic write ${size / KiB} KiB (journalled), QD${depth}`,
+          `${fmt(atomic.iops)} IOPS`,
+          `p50 ${us(atomic.p50)}; FUA write: ${fmt(fua.iops)} IOPS, p50 ${us(fua.p50)}`,
+        );
+      }
+    }
+  });
+}
+
 async function chunkSizes(): Promise<void> {
   for (const cs of [4096, 16384, 65536]) {
     await withPool(async (pool) => {
@@ -665,6 +705,10 @@ if (only === "create") {
   await createLatencyUnderLoad();
   process.exit(0);
 }
+if (only === "atomic") {
+  await atomicWrites();
+  process.exit(0);
+}
 if (only !== "cow") await plainIo();
 if (only !== "plain") {
   await syscallFloor();
@@ -676,6 +720,7 @@ if (only === "plain" || only === "cow") {
   process.exit(0);
 }
 await freshFill();
+await atomicWrites();
 await chunkSizes();
 await manySnapshots();
 await createLatencyUnderLoad();
