@@ -1,6 +1,11 @@
 // An engine volume (read-write) and an engine snapshot (read-only) as SCSI BlockBackends. Thin:
 // tickets pass straight through; the only translation is EngineError → sense.
-import type { SnapshotReader, VolumeHandle, WriteTicket } from "@livesnap/engine";
+import {
+  MAX_ATOMIC_WRITE_BYTES,
+  type SnapshotReader,
+  type VolumeHandle,
+  type WriteTicket,
+} from "@livesnap/engine";
 import {
   Asc,
   type BackendLbaRange,
@@ -19,6 +24,7 @@ export type VolumeIo = Pick<
   | "admit"
   | "cancel"
   | "write"
+  | "writeAtomic"
   | "writeZeroes"
   | "unmap"
   | "compareAndWrite"
@@ -70,6 +76,10 @@ export function volumeBackend(volume: VolumeIo): BlockBackend {
         return Promise.reject(toSenseError(err, "write"));
       }
     },
+    // WRITE ATOMIC: the engine journals the data, so the write is all-or-nothing across a crash.
+    maxAtomicBytes: MAX_ATOMIC_WRITE_BYTES,
+    writeAtomic: (t, data, opts) =>
+      engineCall("write", () => volume.writeAtomic(engineTicket(t), data, opts)),
     writeZeroes: (t, opts) => engineCall("write", () => volume.writeZeroes(engineTicket(t), opts)),
     unmap: (t) => engineCall("write", () => volume.unmap(engineTicket(t))),
     compareAndWrite: (t, expected, data): Promise<CompareAndWriteResult> =>

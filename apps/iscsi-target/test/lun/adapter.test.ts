@@ -1,6 +1,12 @@
 // The engine adapter's translation logic, against a small fake of the engine's volume surface.
 // (Tests against the real engine live in engine-lun.test.ts.)
-import type { EngineErrorCode, LbaStatusRange, VolumeInfo, WriteTicket } from "@livesnap/engine";
+import {
+  type EngineErrorCode,
+  type LbaStatusRange,
+  MAX_ATOMIC_WRITE_BYTES,
+  type VolumeInfo,
+  type WriteTicket,
+} from "@livesnap/engine";
 import { createScsiTargetPort, SenseError } from "@livesnap/iscsi";
 import { describe, expect, it } from "vitest";
 import { engineErrorCode, senseForEngineCode, toSenseError } from "../../src/lun/engine-sense.js";
@@ -36,6 +42,13 @@ class FakeVolume implements VolumeIo {
     if (this.fail) throw engineError(this.fail);
     this.bytes.set(data, t.offset);
   }
+  readonly atomicWrites: { seq: number; fua: boolean | undefined }[] = [];
+  async writeAtomic(t: WriteTicket, data: Uint8Array, opts?: { fua?: boolean }): Promise<void> {
+    this.ended.push(t.seq);
+    if (this.fail) throw engineError(this.fail);
+    this.atomicWrites.push({ seq: t.seq, fua: opts?.fua });
+    this.bytes.set(data, t.offset);
+  }
   async writeZeroes(t: WriteTicket): Promise<void> {
     this.ended.push(t.seq);
   }
@@ -60,6 +73,17 @@ const run = (target: ReturnType<typeof createScsiTargetPort>, cdb: number[], dat
   runCdb(target, cdb, { edtl: dataOut?.length ?? 4096, dataOut });
 
 const senseKeyAsc = (s: Uint8Array | undefined) => [s![2]! & 0x0f, (s![12]! << 8) | s![13]!];
+
+/** WRITE ATOMIC(16) of `blocks` at `lba`; `flags` is byte 1 (0x08: FUA). */
+function writeAtomic16(lba: number, blocks: number, flags = 0): number[] {
+  const cdb = new Uint8Array(16);
+  const fields = new DataView(cdb.buffer);
+  cdb[0] = 0x9c;
+  cdb[1] = flags;
+  fields.setBigUint64(2, BigInt(lba));
+  fields.setUint16(12, blocks);
+  return [...cdb];
+}
 
 describe("EngineError → sense", () => {
   it("maps every engine code", () => {
@@ -109,6 +133,30 @@ describe("volume backend", () => {
     expect(senseKeyAsc(r.sense)).toEqual([0x3, 0x1100]);
   });
 
+  it("WRITE ATOMIC goes to the engine's writeAtomic with its ticket, up to the engine's maximum", async () => {
+    const vol = new FakeVolume();
+    const target = createScsiTargetPort();
+    target.addLun(0, volumeBackend(vol));
+    const b0 = (await run(target, [0x12, 1, 0xb0, 0, 255, 0])).dataIn!;
+    const limits = new DataView(b0.buffer, b0.byteOffset, b0.length);
+    // 1 MiB of 512-byte blocks, in whole 4 KiB physical blocks.
+    expect([limits.getUint32(44), limits.getUint32(48), limits.getUint32(52)]).toEqual([
+      MAX_ATOMIC_WRITE_BYTES / 512,
+      8,
+      8,
+    ]);
+    const data = new Uint8Array(4096).fill(0x5c);
+    const w = await run(target, writeAtomic16(8, 8, 0x08), data);
+    expect(w.status).toBe(0);
+    expect(vol.atomicWrites).toEqual([{ seq: 1, fua: true }]);
+    expect(vol.ended).toEqual([1]);
+    expect(vol.bytes[8 * 512]).toBe(0x5c);
+    vol.fail = "invalid-argument";
+    const refused = await run(target, writeAtomic16(0, 8), data);
+    expect(senseKeyAsc(refused.sense)).toEqual([0x5, 0x2400]);
+    expect(vol.ended).toEqual([1, 2]);
+  });
+
   it("an abandoned write cancels its engine ticket exactly once", () => {
     const vol = new FakeVolume();
     const target = createScsiTargetPort();
@@ -153,5 +201,9 @@ describe("volume backend", () => {
     expect(senseKeyAsc(w.sense)).toEqual([0x7, 0x2700]);
     const r = await run(target, [0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
     expect(r.dataIn?.[0]).toBe(7);
+    // No atomic writes on a snapshot: WRITE ATOMIC is an unknown opcode there.
+    expect(snap.writeAtomic).toBeUndefined();
+    const atomic = await run(target, writeAtomic16(0, 8), new Uint8Array(4096));
+    expect(senseKeyAsc(atomic.sense)).toEqual([0x5, 0x2000]);
   });
 });

@@ -42,6 +42,16 @@ const run = (target: ScsiTarget, lun: number, cdb: number[], dataOut?: Uint8Arra
 const write10 = (lba: number, blocks: number) => [0x2a, 0, 0, 0, lba >> 8, lba & 0xff, 0, 0, blocks, 0];
 const read10 = (lba: number, blocks: number) => [0x28, 0, 0, 0, lba >> 8, lba & 0xff, 0, 0, blocks, 0];
 
+/** WRITE ATOMIC(16) of `blocks` at `lba`. */
+function writeAtomic16(lba: number, blocks: number): number[] {
+  const cdb = new Uint8Array(16);
+  const fields = new DataView(cdb.buffer);
+  cdb[0] = 0x9c;
+  fields.setBigUint64(2, BigInt(lba));
+  fields.setUint16(12, blocks);
+  return [...cdb];
+}
+
 describe("engine volumes as LUNs", () => {
   it("a write admitted before a live snapshot belongs to it, one admitted after does not", async () => {
     const { pool: p, dir } = await pool();
@@ -135,5 +145,22 @@ describe("engine volumes as LUNs", () => {
     await unmap(128, 128); // chunk 1, whole
     expect(await status(0)).toEqual([0, 128, 0]);
     expect(await status(128)).toEqual([128, 2048 - 128, 1]); // chunk 1 and the never-written rest
+  });
+
+  it("WRITE ATOMIC goes through the engine's journalled write, up to 1 MiB; a snapshot LUN lacks it", async () => {
+    const { pool: p, dir } = await pool();
+    const vol = await p.createVolume("v", { sizeBytes: 2 << 20, blockSize: 512 });
+    await vol.createSnapshot("s1");
+    const target = createScsiTargetPort();
+    addVolumeLun(target, 0, vol, dir);
+    addSnapshotLun(target, 1, "v", vol.getSnapshot("s1"), dir);
+    const data = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 7) & 0xff);
+    expect((await run(target, 0, writeAtomic16(8, 2048), data)).status).toBe(0);
+    const back = await run(target, 0, [0x88, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0x08, 0, 0, 0]);
+    expect(Buffer.from(back.dataIn ?? []).equals(Buffer.from(data))).toBe(true);
+    const over = await run(target, 0, writeAtomic16(0, 2056), new Uint8Array(2056 * 512));
+    expect([over.sense?.[2], over.sense?.[12]]).toEqual([0x05, 0x24]);
+    const onSnapshot = await run(target, 1, writeAtomic16(0, 8), new Uint8Array(4096));
+    expect([onSnapshot.sense?.[2], onSnapshot.sense?.[12]]).toEqual([0x05, 0x20]);
   });
 });

@@ -50,8 +50,8 @@ export interface BlockBackend {
   readonly identity: BackendIdentity;
   /**
    * Synchronous, called when a writing command arrives (before its data): fixes the write's
-   * place relative to live snapshots. Every ticket ends in exactly one write/writeZeroes/unmap/
-   * compareAndWrite or in cancel().
+   * place relative to live snapshots. Every ticket ends in exactly one write/writeAtomic/
+   * writeZeroes/unmap/compareAndWrite or in cancel().
    */
   admit(offset: number, length: number): BackendTicket;
   cancel(ticket: BackendTicket): void;
@@ -64,6 +64,16 @@ export interface BlockBackend {
     expected: Uint8Array,
     data: Uint8Array,
   ): Promise<CompareAndWriteResult>;
+  /**
+   * Largest WRITE ATOMIC the backend can make all-or-nothing (across a crash, too), in bytes.
+   * 0/absent, or no writeAtomic: the LUN does not offer WRITE ATOMIC (the opcode is unknown there).
+   */
+  readonly maxAtomicBytes?: number;
+  /**
+   * Writes the ticket's range entirely or not at all, even if the process dies mid-write: what
+   * WRITE ATOMIC promises the initiator. Resolves once the data is durable.
+   */
+  writeAtomic?(ticket: BackendTicket, data: Uint8Array, opts?: { fua?: boolean }): Promise<void>;
   /**
    * Reads [offset, offset+length). With `into` (at least `length` bytes) the data may land there
    * and the result be a view of it, so the transport can recycle Data-In buffers; once the promise

@@ -5,6 +5,8 @@ import { put16, put32, u16, u32 } from "./cdb.js";
 import { type CommandContext, type CommandSpec, immediate, type Prepared, truncate } from "./command.js";
 import { compareAndWrite, orWrite } from "./compare-and-write.js";
 import { extendedCopy, receiveCopyResults } from "./extended-copy.js";
+import { supportsAtomicWrite } from "./inquiry.js";
+import type { LogicalUnit } from "./logical-unit.js";
 import { persistentReserveIn, persistentReserveOut } from "./pr-commands.js";
 import { getLbaStatus, unmap, writeSame } from "./provisioning-commands.js";
 import {
@@ -16,6 +18,7 @@ import {
   synchronizeCache,
   verify,
   write,
+  writeAtomic,
 } from "./sbc-commands.js";
 import { invalidField } from "./sense.js";
 import {
@@ -272,6 +275,15 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   { opcode: 0x93, name: "WRITE SAME(16)", usage: rw16(0x93, 0xf9), access: "write", prepare: writeSame },
   {
+    opcode: 0x9c,
+    name: "WRITE ATOMIC(16)",
+    // WRPROTECT, DPO, FUA; LBA; ATOMIC BOUNDARY; 16-bit TRANSFER LENGTH; GROUP NUMBER.
+    usage: [0x9c, 0xf8, ...ff8, 0xff, 0xff, 0xff, 0xff, 0x3f, C],
+    access: "write",
+    availableOn: supportsAtomicWrite,
+    prepare: writeAtomic,
+  },
+  {
     opcode: 0x9e,
     serviceAction: 0x10,
     name: "READ CAPACITY(16)",
@@ -355,6 +367,12 @@ export function findCommand(cdb: Uint8Array): CommandSpec | undefined {
   return BY_CODE.get((opcode << 8) | sa);
 }
 
+/** The command runs on this LU (a LUN-less command only if it needs no particular backend). */
+export function isOffered(spec: CommandSpec, lu: LogicalUnit | undefined): boolean {
+  if (!spec.availableOn) return true;
+  return lu !== undefined && spec.availableOn(lu.backend);
+}
+
 /** Rejects a CDB that sets bits the command does not define. */
 export function checkUsage(spec: CommandSpec, cdb: Uint8Array): void {
   const last = spec.usage.length - 1;
@@ -384,7 +402,7 @@ function reportSupportedOpcodes(ctx: CommandContext): Prepared {
   const requestedOpcode = cdb[3] ?? 0;
   const requestedSa = u16(cdb, 4);
   const alloc = u32(cdb, 6);
-  const table = ctx.port.commandTable();
+  const table = ctx.port.commandTable().filter((c) => isOffered(c, ctx.lu));
   if (options === 0) {
     const out: number[] = [0, 0, 0, 0];
     for (const c of table) {

@@ -1,5 +1,6 @@
 // The shape every command handler has: decode and validate at admission (synchronously, in arrival
 // order), then run once the Data-Out has arrived.
+import type { BlockBackend } from "./backend.js";
 import type { DataInBuffers, ScsiCommand } from "./contract.js";
 import type { CopyResults } from "./extended-copy.js";
 import type { InquiryIdentity } from "./inquiry.js";
@@ -55,6 +56,11 @@ export interface CommandSpec {
   readonly anyLun?: boolean;
   /** Nominal/recommended timeout in seconds for the command timeouts descriptor. */
   readonly timeoutSeconds?: number;
+  /**
+   * For a command only some backends can run (WRITE ATOMIC): elsewhere its opcode is unknown and
+   * REPORT SUPPORTED OPERATION CODES leaves it out, so initiators do not try it. Absent: every LU.
+   */
+  readonly availableOn?: (backend: BlockBackend) => boolean;
   prepare(ctx: CommandContext): Prepared;
 }
 

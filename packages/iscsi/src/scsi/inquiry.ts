@@ -137,17 +137,42 @@ export interface BlockLimits {
   maxUnmapBlocks: number;
   maxUnmapDescriptors: number;
   maxWriteSameBlocks: number;
+  /** WRITE ATOMIC(16) limits; all 0 when the backend has no atomic writes (the command is not offered). */
+  maxAtomicTransferBlocks: number;
+  atomicAlignmentBlocks: number;
+  atomicGranularityBlocks: number;
+}
+
+/** Logical blocks per physical block: the unit below which a write is a read-modify-write. */
+function blocksPerPhysical(backend: BlockBackend): number {
+  return Math.max(1, Math.floor((backend.physicalBlockSize ?? backend.blockSize) / backend.blockSize));
 }
 
 export function blockLimitsOf(backend: BlockBackend): BlockLimits {
   const bs = backend.blockSize;
+  const maxTransferBlocks = (32 * 1024 * 1024) / bs;
+  // Atomic writes come in whole, aligned physical blocks (what a torn write would tear). The
+  // maximum is rounded down to whole granules, so a write of exactly the maximum is accepted.
+  const perPhysical = blocksPerPhysical(backend);
+  const atomicBytes = backend.writeAtomic ? (backend.maxAtomicBytes ?? 0) : 0;
+  const atomicBlocks = Math.min(Math.floor(Math.max(0, atomicBytes) / bs), maxTransferBlocks);
+  const maxAtomicTransferBlocks = atomicBlocks - (atomicBlocks % perPhysical);
+  const atomic = maxAtomicTransferBlocks > 0;
   return {
-    maxTransferBlocks: (32 * 1024 * 1024) / bs,
+    maxTransferBlocks,
     maxCompareAndWriteBlocks: Math.min(255, (512 * 1024) / bs),
     maxUnmapBlocks: backend.thin ? 0xffffffff : 0,
     maxUnmapDescriptors: backend.thin ? 256 : 0,
     maxWriteSameBlocks: (64 * 1024 * 1024) / bs,
+    maxAtomicTransferBlocks,
+    atomicAlignmentBlocks: atomic ? perPhysical : 0,
+    atomicGranularityBlocks: atomic ? perPhysical : 0,
   };
+}
+
+/** The LUN offers WRITE ATOMIC(16): the backend writes atomically, at least one granule. */
+export function supportsAtomicWrite(backend: BlockBackend): boolean {
+  return blockLimitsOf(backend).maxAtomicTransferBlocks > 0;
 }
 
 function blockLimits(backend: BlockBackend): Uint8Array {
@@ -155,7 +180,7 @@ function blockLimits(backend: BlockBackend): Uint8Array {
   const bs = backend.blockSize;
   const b = new Uint8Array(0x3c);
   b[1] = l.maxCompareAndWriteBlocks;
-  const perPhysical = Math.max(1, Math.floor((backend.physicalBlockSize ?? bs) / bs));
+  const perPhysical = blocksPerPhysical(backend);
   put16(b, 2, perPhysical); // optimal transfer length granularity: one physical block
   put32(b, 4, l.maxTransferBlocks);
   put32(b, 8, l.maxTransferBlocks);
@@ -165,5 +190,11 @@ function blockLimits(backend: BlockBackend): Uint8Array {
   const perUnmap = Math.max(perPhysical, Math.floor((backend.unmapGranularity ?? 0) / bs));
   put32(b, 24, backend.thin ? perUnmap : 0); // optimal unmap granularity: what is deallocated whole
   put64(b, 32, l.maxWriteSameBlocks);
+  // Page bytes 44-63 (the body starts at page byte 4). ATOMIC BOUNDARY stays 0: no boundaries.
+  put32(b, 40, l.maxAtomicTransferBlocks);
+  put32(b, 44, l.atomicAlignmentBlocks);
+  put32(b, 48, l.atomicGranularityBlocks);
+  put32(b, 52, 0); // maximum atomic transfer length with atomic boundary
+  put32(b, 56, 0); // maximum atomic boundary size
   return b;
 }

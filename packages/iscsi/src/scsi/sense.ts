@@ -89,6 +89,15 @@ export function invalidField(byte: number, bit?: number): SenseError {
   });
 }
 
+/** An opcode this LU does not implement (libiscsi reports such a command as "not implemented"). */
+export function invalidOpcode(): SenseError {
+  return new SenseError({
+    key: SenseKey.illegalRequest,
+    asc: Asc.invalidCommandOperationCode,
+    field: { inCdb: true, byte: 0 },
+  });
+}
+
 export function invalidParameter(byte: number, bit?: number): SenseError {
   return new SenseError({
     key: SenseKey.illegalRequest,

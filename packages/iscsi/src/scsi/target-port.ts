@@ -3,7 +3,7 @@
 // supported, CDB fields, reservation conflict, then the command's own validation and write tickets.
 import type { BlockBackend, ReservationPersistence } from "./backend.js";
 import type { CommandContext, CommandSpec, PortServices, Prepared } from "./command.js";
-import { COMMANDS, checkUsage, findCommand, hasServiceActions } from "./command-table.js";
+import { COMMANDS, checkUsage, findCommand, hasServiceActions, isOffered } from "./command-table.js";
 import type {
   Admission,
   DataInBuffers,
@@ -19,7 +19,15 @@ import type { InquiryIdentity } from "./inquiry.js";
 import { LogicalUnit } from "./logical-unit.js";
 import { nexusKeyOf } from "./pr-commands.js";
 import { ReservationConflict } from "./reservations.js";
-import { Asc, encodeSense, invalidField, SenseError, type SenseInfo, SenseKey } from "./sense.js";
+import {
+  Asc,
+  encodeSense,
+  invalidField,
+  invalidOpcode,
+  SenseError,
+  type SenseInfo,
+  SenseKey,
+} from "./sense.js";
 
 /** Data-Out of a command that has none (never written to). */
 const EMPTY = new Uint8Array(0);
@@ -115,7 +123,9 @@ export function createScsiTargetPort(opts: ScsiTargetPortOptions = {}): ScsiTarg
     const key = nexusKey(cmd.nexus);
     nexuses.add(key);
     const lu = units.get(cmd.lun);
-    const spec: CommandSpec | undefined = cmd.cdb.length > 0 ? findCommand(cmd.cdb) : undefined;
+    const found = cmd.cdb.length > 0 ? findCommand(cmd.cdb) : undefined;
+    // A command this LU's backend cannot run is as unknown here as an opcode nobody implements.
+    const spec: CommandSpec | undefined = found && isOffered(found, lu) ? found : undefined;
     const immediate = (response: ScsiResponse): Admission => ({ kind: "immediate", response });
     if (!lu && !spec?.anyLun) {
       return immediate(
@@ -133,11 +143,7 @@ export function createScsiTargetPort(opts: ScsiTargetPortOptions = {}): ScsiTarg
       if (!spec) {
         const opcode = cmd.cdb[0] ?? 0;
         if (hasServiceActions(opcode)) throw invalidField(1, 4);
-        throw new SenseError({
-          key: SenseKey.illegalRequest,
-          asc: Asc.invalidCommandOperationCode,
-          field: { inCdb: true, byte: 0 },
-        });
+        throw invalidOpcode();
       }
       const cdb = cmd.cdb.subarray(0, spec.usage.length);
       if (cdb.length < spec.usage.length) throw invalidField(0);

@@ -110,7 +110,7 @@ export function senseOf(r: ScsiResponse): { key: number; asc: number; info?: num
   return out;
 }
 
-export function be(n: number, bytes: number): number[] {
+export function be(n: number | bigint, bytes: number): number[] {
   const out: number[] = [];
   for (let i = bytes - 1; i >= 0; i--) out.push(Number((BigInt(n) >> BigInt(i * 8)) & 0xffn));
   return out;

@@ -18,6 +18,10 @@ export class MemoryBackend implements BlockBackend {
   physicalBlockSize: number | undefined;
   unmapGranularity: number | undefined;
   fuaWrites = 0;
+  /** WRITE ATOMIC limit; 0 leaves the command out (tests set it, as they set physicalBlockSize). */
+  maxAtomicBytes = 0;
+  /** Every writeAtomic call, in order. */
+  readonly atomicWrites: { offset: number; length: number; fua: boolean }[] = [];
   readOnly: boolean;
   readonly thin = true;
   readonly identity: { id: string; name: string };
@@ -71,6 +75,15 @@ export class MemoryBackend implements BlockBackend {
     this.#end(t);
     if (data.length !== t.length) throw new Error("write length differs from ticket");
     if (opts?.fua) this.fuaWrites++;
+    this.data.set(data, t.offset);
+    this.#mark(t, true);
+  }
+
+  async writeAtomic(t: BackendTicket, data: Uint8Array, opts?: { fua?: boolean }): Promise<void> {
+    this.#end(t);
+    if (data.length !== t.length) throw new Error("atomic write length differs from ticket");
+    if (t.length > this.maxAtomicBytes) throw new Error("atomic write over the backend's maximum");
+    this.atomicWrites.push({ offset: t.offset, length: t.length, fua: opts?.fua ?? false });
     this.data.set(data, t.offset);
     this.#mark(t, true);
   }
