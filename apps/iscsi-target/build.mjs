@@ -1,4 +1,6 @@
-// Bundle the daemon + CLI into one runnable file: dist/livesnap.mjs (node >= 24, no node_modules needed).
+// Bundle the daemon + CLI into one runnable file: dist/livesnap.mjs (node >= 24, no node_modules
+// needed), with the engine's optional native hole punch beside it (dist/punch-hole.node).
+import { copyFileSync, existsSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
 await build({
@@ -17,3 +19,10 @@ await build({
   },
   logLevel: "warning",
 });
+
+// The engine's build compiles it where a C compiler and Node's headers exist; without it the
+// daemon zero-fills unmapped chunks instead of punching holes (it logs which at start).
+const punch = new URL("../../packages/engine/dist/punch-hole.node", import.meta.url);
+const beside = new URL("./dist/punch-hole.node", import.meta.url);
+if (existsSync(punch)) copyFileSync(punch, beside);
+else rmSync(beside, { force: true });

@@ -4,7 +4,7 @@
 // initiator I/O can reach a closed pool and every acknowledged write is flushed.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { openPool, type PoolHandle } from "@livesnap/engine";
+import { holePunchingAvailable, openPool, type PoolHandle } from "@livesnap/engine";
 import type { Logger } from "pino";
 import { loadConfig } from "./config/load.js";
 import type { DaemonConfig } from "./config/schema.js";
@@ -138,7 +138,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     metricsSink = api;
     logger.info(
-      { portals, api: api.url, targets: config.targets.map((t) => t.iqn) },
+      {
+        portals,
+        api: api.url,
+        targets: config.targets.map((t) => t.iqn),
+        // Without the engine's native binary, UNMAP zero-fills instead of freeing blocks.
+        holePunching: holePunchingAvailable(),
+      },
       "livesnap daemon started",
     );
 

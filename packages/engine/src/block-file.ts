@@ -17,9 +17,11 @@ import {
   writev,
 } from "node:fs";
 import { mkdir, readdir, rename, rm } from "node:fs/promises";
+import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { inlineIo } from "./inline-io.js";
 import { type PositionedIo, toRuns } from "./io-runs.js";
+import { nativePunchHole } from "./punch-hole.js";
 
 export interface BlockFile {
   /** Reads up to buf.length bytes at position; returns bytes read (short only at end of file). */
@@ -29,6 +31,12 @@ export interface BlockFile {
   sync(): Promise<void>;
   size(): Promise<number>;
   truncate(size: number): Promise<void>;
+  /**
+   * Gives [position, position+length) back to the file system (reads return zeros; durable with
+   * the next sync). Resolves false, changing nothing, where holes cannot be punched: the caller
+   * writes zeros instead. Optional: storages without it are treated the same way.
+   */
+  punchHole?(position: number, length: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -307,6 +315,27 @@ class FsBlockFile implements BlockFile {
 
   truncate(size: number): Promise<void> {
     return this.call((fd, cb) => ftruncate(fd, size, cb));
+  }
+
+  /** Set once the file system answers that it has no holes: later calls skip the round trip. */
+  private noHoles = false;
+
+  punchHole(position: number, length: number): Promise<boolean> {
+    const punch = nativePunchHole();
+    if (!punch || this.noHoles) return Promise.resolve(false);
+    return this.call<boolean>((fd, cb) =>
+      punch(fd, position, length, (errno) => {
+        if (errno === 0) cb(null, true);
+        else if (errno === osConstants.errno.EOPNOTSUPP || errno === osConstants.errno.ENOSYS) {
+          this.noHoles = true;
+          cb(null, false);
+        } else {
+          const code =
+            Object.entries(osConstants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+          cb(Object.assign(new Error(`${code}: punching a hole at ${position}`), { code, errno: -errno }));
+        }
+      }),
+    );
   }
 
   /** Rare calls (sync, stat, truncate): one generic wrapper. */

@@ -48,6 +48,31 @@ export class CowStore {
     for (const s of slots) if (s >= 0) this.free.push(s);
   }
 
+  /**
+   * Releases slots no durable record references (a deleted snapshot's) after punching their
+   * blocks out of the store file, runs of adjacent slots at a time, in the background: deleting a
+   * snapshot gives its space back without waiting for it. A slot joins the free list only after
+   * its punch, so a reuse never races it (meanwhile new slots are allocated). A failed or
+   * impossible punch only costs the space: the slot is released all the same.
+   */
+  releasePunched(slots: readonly number[]): void {
+    const sorted = slots.filter((s) => s >= 0).sort((a, b) => a - b);
+    if (sorted.length === 0) return;
+    this.punching = this.punching.then(async () => {
+      let i = 0;
+      while (i < sorted.length) {
+        const lo = sorted[i] as number;
+        let hi = lo + 1;
+        while (++i < sorted.length && sorted[i] === hi) hi++;
+        await this.file.punchHole?.(lo * this.chunkSize, (hi - lo) * this.chunkSize).catch(() => false);
+        for (let s = lo; s < hi; s++) this.free.push(s);
+      }
+    });
+  }
+
+  /** Background punches of released slots, in order (close() waits for them). */
+  private punching: Promise<void> = Promise.resolve();
+
   async writeSlot(slot: number, data: Uint8Array): Promise<void> {
     await this.file.write(data, slot * this.chunkSize);
     this.dirty = true;
@@ -72,7 +97,8 @@ export class CowStore {
     }
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.punching;
     return this.file.close();
   }
 }

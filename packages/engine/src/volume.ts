@@ -106,6 +106,17 @@ function intoView(into: Uint8Array, length: number): Buffer {
   return Buffer.from(into.buffer, into.byteOffset, length);
 }
 
+/** Ascending chunks as [lo, hi) runs of adjacent ones. */
+function* chunkRuns(sorted: readonly number[]): IterableIterator<[number, number]> {
+  let i = 0;
+  while (i < sorted.length) {
+    const lo = sorted[i] as number;
+    let hi = lo + 1;
+    while (++i < sorted.length && sorted[i] === hi) hi++;
+    yield [lo, hi];
+  }
+}
+
 function* range(lo: number, hi: number): IterableIterator<number> {
   for (let c = lo; c < hi; c++) yield c;
 }
@@ -338,8 +349,8 @@ export class Volume implements VolumeHandle {
   /**
    * Deallocates whole chunks (partial chunks at the edges are zeroed). The COW rule ran first in
    * execute(), so a discard never destroys a snapshot's data. The origin file stays the truth for
-   * content: unmapped chunks that held data are overwritten with zeros (node has no fallocate to
-   * punch holes), never-written ones are left as holes.
+   * content: the blocks of unmapped chunks that held data go back to the file system (a punched
+   * hole, or zeros where the file system or build has none), never-written ones are left as holes.
    */
   unmap(ticket: WriteTicket): Promise<void> {
     return this.execute(ticket, true, async (t) => {
@@ -357,27 +368,43 @@ export class Volume implements VolumeHandle {
     const cs = this.chunkSize;
     const size = this.vs.meta.sizeBytes;
     const end = t.offset + t.length;
-    const zeroRange = async (from: number, to: number): Promise<void> => {
-      for (let off = from; off < to; off += MAX_IO_BYTES) {
-        await this.originWrite(ZEROES.subarray(0, Math.min(MAX_IO_BYTES, to - off)), off);
-      }
-    };
     const touched: number[] = [];
     const released: number[] = [];
     for (const c of [...this.vs.mapped.membersInRange(t.entry.lo, t.entry.hi)]) {
       const from = Math.max(t.offset, c * cs);
       const to = Math.min(end, (c + 1) * cs, size);
       if (to <= from) continue;
-      await zeroRange(from, to);
       touched.push(c);
       // A whole chunk (or the volume's partial last chunk) is deallocated; edges stay mapped.
       if (deallocate && from === c * cs && (to === (c + 1) * cs || to === size)) released.push(c);
+      else await this.zeroRange(from, to);
+    }
+    // Adjacent released chunks are one punch; like the zeros, it is synced before its record.
+    for (const [lo, hi] of chunkRuns(released)) {
+      const from = lo * cs;
+      const to = Math.min(hi * cs, size);
+      if (!(await this.punchOrigin(from, to))) await this.zeroRange(from, to);
     }
     if (released.length > 0) {
       this.vouchedUnsynced = true;
       this.host.record({ type: "unmap", volKey: this.vs.meta.key, chunks: released });
     }
     this.noteWrittenChunks(touched);
+  }
+
+  private async zeroRange(from: number, to: number): Promise<void> {
+    for (let off = from; off < to; off += MAX_IO_BYTES) {
+      await this.originWrite(ZEROES.subarray(0, Math.min(MAX_IO_BYTES, to - off)), off);
+    }
+  }
+
+  private async punchOrigin(from: number, to: number): Promise<boolean> {
+    if (!this.origin.punchHole) return false;
+    try {
+      return await this.origin.punchHole(from, to - from);
+    } catch (err) {
+      throw toEngineError(err, `origin hole punch at ${from}`);
+    }
   }
 
   compareAndWrite(
@@ -1128,8 +1155,9 @@ export class Volume implements VolumeHandle {
       } finally {
         if (this.relaxation === durable) this.relaxation = null;
       }
-      // Slots become reusable only once no durable record references them.
-      this.store.release(freed);
+      // Slots become reusable only once no durable record references them; their blocks go back
+      // to the file system first (in the background).
+      this.store.releasePunched(freed);
     } finally {
       this.deleting.delete(snap);
     }

@@ -40,6 +40,11 @@ export class HookedStorage implements BlockStorage {
         return f.sync();
       },
       size: () => f.size(),
+      // A hole punch changes content like a write of zeros: the write hooks see it.
+      punchHole: async (pos, length) => {
+        await this.hooks.write?.(name, pos, length);
+        return (await f.punchHole?.(pos, length)) ?? false;
+      },
       truncate: async (n) => {
         await this.hooks.truncate?.(name, n);
         return f.truncate(n);

@@ -48,6 +48,13 @@ export class RecordingStorage implements BlockStorage {
         this.ops.push({ kind: "sync", name });
       },
       size: () => f.size(),
+      // A punched hole reads as zeros and is durable with the next sync: recorded as a write of
+      // zeros, so crash states may lose or tear it like one.
+      punchHole: async (pos, length) => {
+        const punched = (await f.punchHole?.(pos, length)) ?? false;
+        if (punched) this.ops.push({ kind: "write", name, pos, data: Buffer.alloc(length) });
+        return punched;
+      },
       truncate: async (size) => {
         await f.truncate(size);
         this.ops.push({ kind: "truncate", name, size });

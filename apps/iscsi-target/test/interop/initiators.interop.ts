@@ -1,7 +1,7 @@
 // The built daemon against real initiators: libiscsi tools, qemu-img over iscsi://, a live
 // snapshot taken while qemu writes, CHAP.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -72,6 +72,44 @@ describe("qemu-img over iscsi://", () => {
       300_000,
     );
     expect(cmp.stdout).toContain("Images are identical");
+  });
+
+  it("qemu-io's discard (UNMAP) gives the volume's blocks back to the file system", async () => {
+    expect(daemon.logs()).toMatch(/"holePunching":true/);
+    await daemon.rpc("volume.create", { name: "trim", sizeBytes: 16 * MiB });
+    const targets = await daemon.rpc<{ targets: { luns: { lun: number; source: { volume: string } }[] }[] }>(
+      "target.list",
+      {},
+    );
+    const lun = targets.targets[0]?.luns.find((l) => l.source.volume === "trim")?.lun ?? -1;
+    const url = daemon.url(IQN, lun);
+    const origin = (): number => {
+      const name = readdirSync(daemon.dataDir, { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith(".img"))
+        .map((f) => join(daemon.dataDir, f))
+        .find((f) => statSync(f).size === 16 * MiB);
+      if (!name) throw new Error("no 16 MiB origin image in the data dir");
+      return statSync(name).blocks * 512;
+    };
+    const written = await run("qemu-io", ["-f", "raw", "-c", "write -P 0x5a 0 12M", "-c", "flush", url]);
+    expect(written.code).toBe(0);
+    const full = origin();
+    expect(full).toBeGreaterThanOrEqual(12 * MiB);
+    const trimmed = await run("qemu-io", ["-f", "raw", "-c", "discard 0 8M", "-c", "flush", url]);
+    expect(trimmed.code).toBe(0);
+    expect(full - origin()).toBeGreaterThanOrEqual(8 * MiB - 256 * 1024);
+    const check = await run("qemu-io", [
+      "-f",
+      "raw",
+      "-c",
+      "read -P 0 0 8M",
+      "-c",
+      "read -P 0x5a 8M 4M",
+      url,
+    ]);
+    expect(check.stdout).not.toContain("Pattern verification failed");
+    expect(check.code).toBe(0);
   });
 
   it("a live snapshot taken mid-write is a stable mix of old and new blocks, exposed as a read-only LUN", async () => {
