@@ -130,6 +130,23 @@ const CODE_TO_TYPE = new Map<number, MetaRecord["type"]>(
   Object.entries(TYPE_CODES).map(([k, v]) => [v, k as MetaRecord["type"]]),
 );
 
+/** u32 volKey | u32 n | n × f64: chunk lists, region lists, journal seqs. */
+function encodeNumberList(volKey: number, list: readonly number[]): Buffer {
+  const payload = Buffer.allocUnsafe(8 + list.length * 8);
+  payload.writeUInt32LE(volKey, 0);
+  payload.writeUInt32LE(list.length, 4);
+  for (let i = 0; i < list.length; i++) payload.writeDoubleLE(list[i] as number, 8 + i * 8);
+  return payload;
+}
+
+function decodeNumberList(p: Buffer, what: string): { volKey: number; list: number[] } {
+  const n = p.readUInt32LE(4);
+  if (p.length !== 8 + n * 8) throw new RecordFormatError(`${what} record length`);
+  const list: number[] = new Array(n);
+  for (let i = 0; i < n; i++) list[i] = p.readDoubleLE(8 + i * 8);
+  return { volKey: p.readUInt32LE(0), list };
+}
+
 export function encodeRecord(rec: MetaRecord): Uint8Array {
   const code = TYPE_CODES[rec.type];
   let payload: Buffer;
@@ -161,11 +178,7 @@ export function encodeRecord(rec: MetaRecord): Uint8Array {
       break;
     }
     case "atomic-retire": {
-      // u32 volKey | u32 n | n × f64 seq
-      payload = Buffer.allocUnsafe(8 + rec.seqs.length * 8);
-      payload.writeUInt32LE(rec.volKey, 0);
-      payload.writeUInt32LE(rec.seqs.length, 4);
-      for (let i = 0; i < rec.seqs.length; i++) payload.writeDoubleLE(rec.seqs[i] as number, 8 + i * 8);
+      payload = encodeNumberList(rec.volKey, rec.seqs);
       break;
     }
     case "map":
@@ -173,11 +186,7 @@ export function encodeRecord(rec: MetaRecord): Uint8Array {
     case "rollback-done":
     case "intent":
     case "intent-clear": {
-      // u32 volKey | u32 n | n × f64 chunk
-      payload = Buffer.allocUnsafe(8 + rec.chunks.length * 8);
-      payload.writeUInt32LE(rec.volKey, 0);
-      payload.writeUInt32LE(rec.chunks.length, 4);
-      for (let i = 0; i < rec.chunks.length; i++) payload.writeDoubleLE(rec.chunks[i] as number, 8 + i * 8);
+      payload = encodeNumberList(rec.volKey, rec.chunks);
       break;
     }
     default: {
@@ -241,25 +250,19 @@ function decodeBody(body: Buffer): MetaRecord {
       };
     }
     case "atomic-retire": {
-      const n = p.readUInt32LE(4);
-      if (p.length !== 8 + n * 8) throw new RecordFormatError("atomic-retire record length");
-      const seqs: number[] = new Array(n);
-      for (let i = 0; i < n; i++) seqs[i] = p.readDoubleLE(8 + i * 8);
-      return { type: "atomic-retire", volKey: p.readUInt32LE(0), seqs };
+      const { volKey, list } = decodeNumberList(p, "atomic-retire");
+      return { type: "atomic-retire", volKey, seqs: list };
     }
     case "map":
     case "unmap":
     case "rollback-done":
     case "intent":
     case "intent-clear": {
-      const n = p.readUInt32LE(4);
-      if (p.length !== 8 + n * 8) throw new RecordFormatError("chunk list record length");
-      const chunks: number[] = new Array(n);
-      for (let i = 0; i < n; i++) chunks[i] = p.readDoubleLE(8 + i * 8);
+      const { volKey, list } = decodeNumberList(p, "chunk list");
       return {
         type: type as "map" | "unmap" | "rollback-done" | "intent" | "intent-clear",
-        volKey: p.readUInt32LE(0),
-        chunks,
+        volKey,
+        chunks: list,
       };
     }
     default:

@@ -6,23 +6,13 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { EngineError, MAX_ATOMIC_WRITE_BYTES, openPool } from "../src/index.js";
-import { firstDiff, pattern, withTempDir } from "./helpers.js";
+import { firstDiff, pattern, prng, withTempDir } from "./helpers.js";
 import { HookedStorage, sleep } from "./hooked-storage.js";
 import { materializeCrash, RecordingStorage, type StorageOp } from "./recording-storage.js";
 
 const SIZE = 256 * 1024;
 const BS = 512;
 const REGION = 32 * 1024;
-
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-}
 
 interface AtomicWorkload {
   ops: StorageOp[];

@@ -7,22 +7,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openPool } from "../src/index.js";
 import { checkView, type WrittenRecord } from "./crash-check.js";
-import { pattern, withTempDir } from "./helpers.js";
+import { pattern, prng, withTempDir } from "./helpers.js";
 import { sleep } from "./hooked-storage.js";
 import { materializeCrash, RecordingStorage, type StorageOp } from "./recording-storage.js";
 
 const SIZE = 48 * 1024;
 const BS = 512;
-
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-}
 
 interface Workload {
   ops: StorageOp[];
