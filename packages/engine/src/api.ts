@@ -178,8 +178,9 @@ export interface VolumeHandle {
   write(ticket: WriteTicket, data: Uint8Array, opts?: { fua?: boolean }): Promise<void>;
   /**
    * WRITE ATOMIC: all or none of `data` (at most MAX_ATOMIC_WRITE_BYTES), for concurrent readers
-   * and across a crash (the data is journalled). Resolves once durable. Throws "invalid-argument"
-   * for a wrong length or one over the maximum.
+   * and across a crash (the data is journalled). With `fua` it resolves once durable; without, as
+   * a write-back write (flush() makes it durable; a crash may lose it whole, never tear it).
+   * Throws "invalid-argument" for a wrong length or one over the maximum.
    */
   writeAtomic(ticket: WriteTicket, data: Uint8Array, opts?: { fua?: boolean }): Promise<void>;
   writeZeroes(ticket: WriteTicket, opts?: { unmap?: boolean }): Promise<void>;

@@ -256,49 +256,95 @@ export class Volume implements VolumeHandle {
 
   /**
    * All of `data` or none of it, for readers (the chunks are held throughout) and across a crash.
-   * The COW rule runs first, as for any write. Then, in code order: the whole write is journalled
-   * in the log and committed; the origin is written and synced; the retire record is committed;
-   * only then are the chunks released. A crash before the retire leaves the journal entry
-   * pending and recovery writes it again, completing a torn overwrite. Holding the chunks until
-   * the retire is durable means no later write of these bytes can become durable while recovery
-   * might still replay this one over it. Resolves once durable, as with FUA.
+   * The COW rule runs first, as for any write. Then, in code order (journal()): the whole write is
+   * journalled in the log and committed; the origin is written and synced; the retire record is
+   * committed; only then are the chunks released. A crash before the retire leaves the journal
+   * entry pending and recovery writes it again, completing a torn overwrite. Holding the chunks
+   * until the retire is durable means no later write of these bytes can become durable while
+   * recovery might still replay this one over it.
+   * With `fua` it resolves once durable. Without, it is acknowledged as soon as its turn has come
+   * and its data is copied (write-back, WCE=1), and the rest runs as a tail holding the chunks, as
+   * for a first write: a crash may lose it whole, never tear it, and flush() waits for it.
    */
-  writeAtomic(ticket: WriteTicket, data: Uint8Array, _opts?: { fua?: boolean }): Promise<void> {
+  writeAtomic(ticket: WriteTicket, data: Uint8Array, opts?: { fua?: boolean }): Promise<void> {
     if (data.length !== ticket.length) {
       return this.rejectTicket(ticket, `data is ${data.length} bytes, ticket is ${ticket.length}`);
     }
     if (ticket.length > MAX_ATOMIC_WRITE_BYTES) {
       return this.rejectTicket(ticket, `an atomic write is at most ${MAX_ATOMIC_WRITE_BYTES} bytes`);
     }
+    if (!opts?.fua) return this.writeAtomicBack(ticket, data);
     return this.execute(ticket, false, async (t) => {
-      const volKey = this.vs.meta.key;
-      this.host.record({
-        type: "atomic-write",
-        volKey,
-        seq: t.seq,
-        offset: t.offset,
-        data: Buffer.from(data),
-      });
-      try {
-        await this.host.log.commit();
-      } catch (err) {
-        // Nothing reached the origin: a retire queued behind the entry keeps recovery from
-        // applying a write that was reported failed.
-        this.host.record({ type: "atomic-retire", volKey, seqs: [t.seq] });
-        throw toEngineError(err, "atomic write journal commit");
-      }
-      // From here a failure leaves the entry pending: recovery completes the write.
-      await this.writeData(t, data);
+      await this.journal(t, data, true);
       this.countWrite(t);
-      await this.waitForTails((w) => w.seq < t.seq);
-      await this.syncOrigin();
-      this.host.record({ type: "atomic-retire", volKey, seqs: [t.seq] });
-      try {
-        await this.host.log.commit();
-      } catch (err) {
-        throw toEngineError(err, "atomic write retire commit");
-      }
     });
+  }
+
+  private async writeAtomicBack(ticket: WriteTicket, data: Uint8Array): Promise<void> {
+    const t = this.claim(ticket);
+    let handedOff = false;
+    try {
+      await this.locks.acquireWrite(t.entry);
+      try {
+        if (this.tails.size < MAX_WRITE_BACK_TAILS && this.tailBytes + data.length <= MAX_WRITE_BACK_BYTES) {
+          // The caller may reuse its buffer once acknowledged.
+          const own = Buffer.from(data);
+          this.tailBytes += own.length;
+          const tail = (async (): Promise<void> => {
+            try {
+              await this.beforeOverwrite(await this.prepareWrite(t, false));
+              await this.journal(t, own);
+            } catch (err) {
+              this.noteWriteBackError(t, toEngineError(err, "atomic write-back"));
+            } finally {
+              this.locks.releaseWrite(t.entry);
+              this.tails.delete(t);
+              this.tailBytes -= own.length;
+              this.settle(t);
+            }
+          })();
+          this.tails.set(t, tail);
+          handedOff = true;
+          this.countWrite(t);
+          return;
+        }
+        // Beyond the tail caps: the whole write before the acknowledgement.
+        await this.beforeOverwrite(await this.prepareWrite(t, false));
+        await this.journal(t, data);
+        this.countWrite(t);
+      } finally {
+        if (!handedOff) this.locks.releaseWrite(t.entry);
+      }
+    } finally {
+      if (!handedOff) this.settle(t);
+    }
+  }
+
+  /**
+   * The journalled part of an atomic write. Caller holds t's chunks; its COW copies are durable.
+   * `fua`: the origin sync also covers every write acknowledged before this one.
+   */
+  private async journal(t: AdmittedWrite, data: Uint8Array, fua = false): Promise<void> {
+    const volKey = this.vs.meta.key;
+    this.host.record({ type: "atomic-write", volKey, seq: t.seq, offset: t.offset, data: Buffer.from(data) });
+    try {
+      await this.host.log.commit();
+    } catch (err) {
+      // Nothing reached the origin: a retire queued behind the entry keeps recovery from
+      // applying a write that was reported failed.
+      this.host.record({ type: "atomic-retire", volKey, seqs: [t.seq] });
+      throw toEngineError(err, "atomic write journal commit");
+    }
+    // From here a failure leaves the entry pending: recovery completes the write.
+    await this.writeData(t, data);
+    if (fua) await this.waitForTails((w) => w.seq < t.seq);
+    await this.syncOrigin();
+    this.host.record({ type: "atomic-retire", volKey, seqs: [t.seq] });
+    try {
+      await this.host.log.commit();
+    } catch (err) {
+      throw toEngineError(err, "atomic write retire commit");
+    }
   }
 
   /**

@@ -1,7 +1,7 @@
 // WRITE ATOMIC: all or nothing for concurrent readers and across a crash. The crash test replays
 // every crash point of a workload of atomic overwrites (each spanning several chunks, COW into a
 // snapshot first) with unsynced writes dropped or torn, and checks each write's bytes are wholly
-// old or wholly new (new once acknowledged). The same workload with plain FUA writes must show a
+// old or wholly new (new once durable: acknowledged with FUA, or flushed after write-back). The same workload with plain FUA writes must show a
 // torn write in some crash state: that is what the journal prevents, and what proves the check.
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -16,12 +16,17 @@ const REGION = 32 * 1024;
 
 interface AtomicWorkload {
   ops: StorageOp[];
+  /** Acknowledged means durable. */
+  fua: boolean;
   base: Buffer;
   writes: { id: number; offset: number; data: Buffer }[];
 }
 
+/** How the workload writes: atomic with FUA, atomic write-back (flushed now and then), plain FUA. */
+type Mode = "atomic-fua" | "atomic-back" | "plain-fua";
+
 /** One overwrite per 32 KiB region (4-32 KiB, any 512-byte offset inside it), a few at a time. */
-async function runOverwrites(dir: string, seed: number, atomic: boolean): Promise<AtomicWorkload> {
+async function runOverwrites(dir: string, seed: number, mode: Mode): Promise<AtomicWorkload> {
   const rand = prng(seed);
   const storage = new RecordingStorage(dir);
   // Small checkpoints: journal entries are carried across log rotations inside the window.
@@ -44,13 +49,19 @@ async function runOverwrites(dir: string, seed: number, atomic: boolean): Promis
         const data = pattern(seed * 1000 + id, len);
         writes.push({ id, offset, data });
         const t = vol.admit(offset, len);
-        await (atomic ? vol.writeAtomic(t, data) : vol.write(t, data, { fua: true }));
+        await (mode === "plain-fua"
+          ? vol.write(t, data, { fua: true })
+          : vol.writeAtomic(t, data, { fua: mode === "atomic-fua" }));
         storage.mark("ack", id);
       }),
     );
+    if (mode === "atomic-back" && rand() < 0.5) {
+      await vol.flush();
+      storage.mark("flush-done", writes.length);
+    }
   }
   await pool.close();
-  return { ops: storage.ops, base, writes };
+  return { ops: storage.ops, fua: mode !== "atomic-back", base, writes };
 }
 
 /** Recovers crash state k; returns the writes found torn. Throws if an atomic guarantee broke otherwise. */
@@ -61,8 +72,14 @@ async function tornWritesAt(
   dir: string,
 ): Promise<number[]> {
   await materializeCrash(w.ops, k, rand, dir);
+  // Durable once acknowledged (FUA), or once a flush completed after the acknowledgement.
   const acked = new Set<number>();
-  for (const op of w.ops.slice(0, k)) if (op.kind === "mark" && op.what === "ack") acked.add(op.id);
+  const durable = new Set<number>();
+  for (const op of w.ops.slice(0, k)) {
+    if (op.kind !== "mark") continue;
+    if (op.what === "ack") acked.add(op.id);
+    if (op.what === "flush-done" || (op.what === "ack" && w.fua)) for (const id of acked) durable.add(id);
+  }
   const pool = await openPool({ dir, chunkSize: 4096 });
   try {
     const vol = pool.getVolume("v");
@@ -74,7 +91,7 @@ async function tornWritesAt(
       const now = live.subarray(x.offset, x.offset + x.data.length);
       const isNew = now.equals(x.data);
       const isOld = now.equals(w.base.subarray(x.offset, x.offset + x.data.length));
-      if (acked.has(x.id)) expect(isNew, `acknowledged write ${x.id} at crash point ${k}`).toBe(true);
+      if (durable.has(x.id)) expect(isNew, `durable write ${x.id} at crash point ${k}`).toBe(true);
       if (!isNew && !isOld) torn.push(x.id);
     }
     return torn;
@@ -89,10 +106,13 @@ function crashPoints(w: AtomicWorkload): number[] {
 }
 
 describe("atomic writes across a crash", () => {
-  for (const seed of [1, 2]) {
-    it(`seed ${seed}: every crash point leaves each write wholly old or wholly new`, async () => {
+  for (const [seed, mode] of [
+    [1, "atomic-fua"],
+    [3, "atomic-back"],
+  ] as const) {
+    it(`seed ${seed}, ${mode}: every crash point leaves each write wholly old or wholly new`, async () => {
       await withTempDir(async (dir) => {
-        const w = await runOverwrites(join(dir, "live"), seed, true);
+        const w = await runOverwrites(join(dir, "live"), seed, mode);
         const rand = prng(seed * 31 + 7);
         let states = 0;
         for (const k of crashPoints(w)) {
@@ -110,7 +130,7 @@ describe("atomic writes across a crash", () => {
 
   it("the same workload with plain FUA writes tears some of them (the check can fail)", async () => {
     await withTempDir(async (dir) => {
-      const w = await runOverwrites(join(dir, "live"), 1, false);
+      const w = await runOverwrites(join(dir, "live"), 1, "plain-fua");
       const rand = prng(99);
       let tornStates = 0;
       for (const k of crashPoints(w)) {
@@ -130,7 +150,7 @@ describe("atomic writes", () => {
       const vol = pool.getVolume.bind(pool);
       await pool.createVolume("v", { sizeBytes: 1 << 20, blockSize: 512 });
       const data = pattern(7, 40 * 1024);
-      await vol("v").writeAtomic(vol("v").admit(3 * 512, data.length), data);
+      await vol("v").writeAtomic(vol("v").admit(3 * 512, data.length), data, { fua: true });
       expect((await vol("v").read(3 * 512, data.length)).equals(data)).toBe(true);
       await pool.close();
       pool = await openPool({ dir, chunkSize: 4096 });
