@@ -51,11 +51,11 @@ afterAll(async () => {
   await daemon?.stop();
 });
 
-function runCu(url: string): Promise<string> {
+function runCu(url: string, tests = TESTS): Promise<string> {
   const tool = requireTool("iscsi-test-cu");
   return new Promise((resolve, reject) => {
     // Two URLs: the MultipathIO tests use a second session.
-    const child = spawn(tool, ["-t", TESTS, "--dataloss", url, url], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(tool, ["-t", tests, "--dataloss", url, url], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (c: Buffer) => {
       out += c.toString();
@@ -141,4 +141,44 @@ it("iscsi-test-cu on a 512e LUN passes everything tgt passes, and more", async (
 
 it("iscsi-test-cu on a 4Kn LUN: no failures at all", async () => {
   await runOn("scratch4k", new Set());
+});
+
+/** What a read-only LUN must pass: every read-side family, and ReadOnly (each write refused). */
+const READ_ONLY_FAMILIES = [
+  "SCSI.ReadOnly",
+  "SCSI.Read6",
+  "SCSI.Read10",
+  "SCSI.Read12",
+  "SCSI.Read16",
+  "SCSI.ReadCapacity10",
+  "SCSI.ReadCapacity16",
+  "SCSI.Inquiry",
+  "SCSI.TestUnitReady",
+  "SCSI.Verify10",
+  "SCSI.Verify16",
+  "SCSI.ModeSense6",
+  "SCSI.ReportSupportedOpcodes",
+];
+
+it("a snapshot LUN passes the read families and refuses every write (ReadOnly.ReadOnlySBC)", async () => {
+  await daemon.rpc("snapshot.create", { volume: "scratch4k", name: "ro" });
+  const exposed = await daemon.rpc<{ lun: { lun: number; readOnly: boolean } }>("snapshot.expose", {
+    volume: "scratch4k",
+    snapshot: "ro",
+  });
+  expect(exposed.lun.readOnly).toBe(true);
+  const results: { name: string; status: CuStatus }[] = [];
+  for (const family of READ_ONLY_FAMILIES) {
+    const out = await runCu(daemon.url(IQN, exposed.lun.lun), family);
+    expect(out, family).toContain("Run Summary");
+    results.push(...parseCu(out));
+  }
+  const count = (s: CuStatus) => results.filter((r) => r.status === s).length;
+  console.log(
+    `iscsi-test-cu read families on a snapshot LUN: PASS ${count("PASS")}  FAIL ${count("FAIL")}  SKIP ${count("SKIP")}  (of ${results.length})`,
+  );
+  expect(results.filter((r) => r.status === "FAIL").map((r) => r.name)).toEqual([]);
+  // Skipped only where the LUN is not write-protected: here it must run.
+  expect(results.find((r) => r.name === "ReadOnly.ReadOnlySBC")?.status).toBe("PASS");
+  expect(count("PASS")).toBeGreaterThanOrEqual(50);
 });
