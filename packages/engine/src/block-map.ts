@@ -15,6 +15,8 @@ export function buildBlockMap(
   query: BlockMapQuery,
   /** Copies acknowledged but not yet in their snapshot's table, per snapshot: shown as preserved. */
   unstored: ReadonlyMap<SnapshotState, ChunkSet> = new Map(),
+  /** Chunks in since's tables that hold since's content again (a rollback restored them): not written. */
+  unchanged?: ChunkSet,
 ): BlockMap {
   const cs = vs.meta.chunkSize;
   const size = view ? view.meta.sizeBytes : vs.meta.sizeBytes;
@@ -36,15 +38,16 @@ export function buildBlockMap(
 
   const classes = ["unallocated", "shared"];
   /** Sets in priority order with their class column. */
-  const layers: { set: ChunkSet; column: number }[] = [];
+  const layers: { set: ChunkSet; column: number; except?: ChunkSet }[] = [];
   if (since) {
     classes.push("written");
     const column = classes.length - 1;
+    const except = unchanged && unchanged.size > 0 ? unchanged : undefined;
     for (let i = vs.snapshots.indexOf(since); i < viewIndex; i++) {
       const s = vs.snapshots[i] as SnapshotState;
-      layers.push({ set: s.chunks, column });
+      layers.push({ set: s.chunks, column, ...(except ? { except } : {}) });
       const extra = unstored.get(s);
-      if (extra) layers.push({ set: extra, column });
+      if (extra) layers.push({ set: extra, column, ...(except ? { except } : {}) });
     }
   }
   // A snapshot view reads its own image first, then newer ones; the live volume attributes a
@@ -69,14 +72,16 @@ export function buildBlockMap(
     for (const key of set.regionKeys()) if (key >= firstRegion && key <= lastRegion) regions.add(key);
   }
   const words = new Uint32Array(REGION_WORDS);
+  const excluded = new Uint32Array(REGION_WORDS);
   const claimed = new Uint32Array(REGION_WORDS);
   for (const key of regions) {
     claimed.fill(0);
     const base = key * REGION_CHUNKS;
-    for (const { set, column } of layers) {
+    for (const { set, column, except } of layers) {
       if (!set.regionWords(key, words)) continue;
+      if (!except?.regionWords(key, excluded)) excluded.fill(0);
       for (let w = 0; w < REGION_WORDS; w++) {
-        const m = ((words[w] as number) & ~(claimed[w] as number)) >>> 0;
+        const m = ((words[w] as number) & ~(claimed[w] as number) & ~(excluded[w] as number)) >>> 0;
         if (m === 0) continue;
         claimed[w] = ((claimed[w] as number) | m) >>> 0;
         const c0 = base + w * 32;

@@ -176,6 +176,15 @@ export class Volume implements VolumeHandle {
   private relaxation: Promise<void> | null = null;
   /** Write-intent commits still in flight, per region. */
   private readonly intentCommits = new Map<number, Promise<void>>();
+  /**
+   * After a rollback to S that ran start to end in this process: the chunks it restored that no
+   * write has touched since. They hold exactly S's content, so "written since S" (live block map,
+   * changed chunks up to the live volume) leaves them out. Memory only: after a restart they count
+   * as written again (over-reporting, never under-reporting).
+   */
+  private restoredClean: { snap: SnapshotState; chunks: ChunkSet } | null = null;
+  /** Chunks that writes other than the restores touched while a rollback ran. */
+  private rollbackDirty: ChunkSet | null = null;
 
   constructor(
     readonly vs: VolumeState,
@@ -374,7 +383,7 @@ export class Volume implements VolumeHandle {
     // Overwrites of mapped chunks (the common case) skip markMapped's async call and arrays.
     if (!this.allMapped(t.entry.lo, t.entry.hi)) await this.markMapped(t.entry.lo, t.entry.hi);
     await this.originWrite(data, t.offset);
-    this.noteWritten(t.entry.lo, t.entry.hi);
+    this.noteWritten(t.entry.lo, t.entry.hi, t.seq);
   }
 
   /** Stats count a write when it is acknowledged (a write-back one before its tail ends). */
@@ -435,7 +444,7 @@ export class Volume implements VolumeHandle {
       this.vouchedUnsynced = true;
       this.host.record({ type: "unmap", volKey: this.vs.meta.key, chunks: released });
     }
-    this.noteWrittenChunks(touched);
+    this.noteWrittenChunks(touched, t.seq);
   }
 
   private async zeroRange(from: number, to: number): Promise<void> {
@@ -469,7 +478,7 @@ export class Volume implements VolumeHandle {
       }
       await this.markMapped(t.entry.lo, t.entry.hi);
       await this.originWrite(data, t.offset);
-      this.noteWritten(t.entry.lo, t.entry.hi);
+      this.noteWritten(t.entry.lo, t.entry.hi, t.seq);
       this.counters.writes++;
       this.counters.bytesWritten += t.length;
       return { ok: true as const };
@@ -1224,6 +1233,8 @@ export class Volume implements VolumeHandle {
     if (this.vs.rollback) throw new EngineError("busy", "a rollback is already in progress");
     const seq = this.host.stamp();
     this.host.record({ type: "rollback-start", volKey: this.vs.meta.key, snapKey: snap.meta.key, seq });
+    this.restoredClean = null;
+    this.rollbackDirty = new ChunkSet();
     await this.host.log.commit();
     await this.resumeRollback(onProgress);
   }
@@ -1281,6 +1292,13 @@ export class Volume implements VolumeHandle {
     }
     if (this.closed) return;
     this.host.record({ type: "rollback-end", volKey: this.vs.meta.key });
+    const dirty = this.rollbackDirty;
+    this.rollbackDirty = null;
+    if (dirty) {
+      const clean = new ChunkSet();
+      for (const c of rb.done.sorted()) if (!dirty.has(c)) clean.add(c);
+      this.restoredClean = { snap, chunks: clean };
+    }
     await this.host.log.commit();
     const p = progress();
     onProgress?.(p);
@@ -1310,7 +1328,7 @@ export class Volume implements VolumeHandle {
         this.vouchedUnsynced = true;
         this.host.record({ type: "unmap", volKey: this.vs.meta.key, chunks: [chunk] });
       }
-      this.noteWrittenChunks([chunk]);
+      this.noteWrittenChunks([chunk], "restore");
     }
     this.host.record({ type: "rollback-done", volKey: this.vs.meta.key, chunks: [chunk] });
   }
@@ -1321,7 +1339,13 @@ export class Volume implements VolumeHandle {
     this.checkUsable();
     const view = query.view === undefined ? null : this.findSnapshot(query.view);
     const since = query.since === undefined ? null : this.findSnapshot(query.since);
-    return buildBlockMap(this.vs, view, since, query, this.unstoredBySnapshot());
+    const unchanged = view === null && since ? this.unchangedSince(since) : undefined;
+    return buildBlockMap(this.vs, view, since, query, this.unstoredBySnapshot(), unchanged);
+  }
+
+  /** Chunks whose live content is known to equal `since`'s although its tables say changed. */
+  private unchangedSince(since: SnapshotState): ChunkSet | undefined {
+    return this.restoredClean?.snap === since ? this.restoredClean.chunks : undefined;
   }
 
   changedChunks(from: string, to?: string): ChangedChunks {
@@ -1336,6 +1360,8 @@ export class Volume implements VolumeHandle {
       for (const c of s.table.keys()) union.add(c);
       for (const c of unstored.get(s)?.sorted() ?? []) union.add(c);
     }
+    if (to === undefined)
+      for (const c of this.unchangedSince(this.findSnapshot(from))?.sorted() ?? []) union.delete(c);
     const cs = this.chunkSize;
     const size = this.vs.meta.sizeBytes;
     const ranges: { offset: number; length: number }[] = [];
@@ -1411,12 +1437,24 @@ export class Volume implements VolumeHandle {
   }
 
   /** "chunks-written" events for chunks [lo, hi) (batched per tick). */
-  private noteWritten(lo: number, hi: number): void {
-    this.noteWrittenChunks(range(lo, hi));
+  private noteWritten(lo: number, hi: number, seq: number): void {
+    this.noteWrittenChunks(range(lo, hi), seq);
   }
 
-  private noteWrittenChunks(chunks: Iterable<number>): void {
-    for (const c of chunks) this.writtenChunks.push(c);
+  /**
+   * `seq`: the writing write's admission stamp, or "restore" for a rollback's own restore. A write
+   * admitted before a running rollback's stamp leaves its chunk to be restored after it, so only
+   * later ones make a chunk dirty.
+   */
+  private noteWrittenChunks(chunks: Iterable<number>, seq: number | "restore"): void {
+    const rbSeq = this.vs.rollback?.seq ?? 0;
+    const clean = seq === "restore" ? null : (this.restoredClean?.chunks ?? null);
+    const dirty = seq === "restore" || seq < rbSeq ? null : this.rollbackDirty;
+    for (const c of chunks) {
+      this.writtenChunks.push(c);
+      clean?.delete(c);
+      dirty?.add(c);
+    }
     if (!this.eventScheduled && this.writtenChunks.length > 0) {
       this.eventScheduled = true;
       setImmediate(() => {

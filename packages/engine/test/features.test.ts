@@ -333,3 +333,65 @@ describe("pool ownership and hygiene", () => {
     });
   });
 });
+
+describe("written since a snapshot after a rollback to it", () => {
+  const CS = 4096;
+  const writtenSince = (
+    vol: {
+      blockMap(q: { buckets: number; since: string }): { classes: string[]; counts: Uint32Array | number[] };
+    },
+    since: string,
+  ): number => {
+    const m = vol.blockMap({ buckets: 1, since });
+    return Number(m.counts[m.classes.indexOf("written")] ?? 0);
+  };
+
+  it("restored chunks do not count as written until a write touches them again", async () => {
+    await withTempDir(async (dir) => {
+      let pool = await openPool({ dir, chunkSize: CS });
+      const vol = await pool.createVolume("v", { sizeBytes: 64 * CS, blockSize: 512 });
+      await vol.write(vol.admit(0, 16 * CS), pattern(1, 16 * CS));
+      await vol.createSnapshot("s");
+      await vol.write(vol.admit(0, 4 * CS), pattern(2, 4 * CS));
+      await vol.createSnapshot("t");
+      await vol.write(vol.admit(8 * CS, CS), pattern(3, CS));
+      expect(writtenSince(vol, "s")).toBe(5);
+      expect(vol.changedChunks("s").ranges.length).toBe(2);
+      await vol.rollback("s");
+      expect((await vol.read(0, 16 * CS)).equals(pattern(1, 16 * CS))).toBe(true);
+      // Content equals s again: nothing written since s; t still differs from the live volume.
+      expect(writtenSince(vol, "s")).toBe(0);
+      expect(vol.changedChunks("s").ranges).toEqual([]);
+      expect(writtenSince(vol, "t")).toBe(5);
+      await vol.write(vol.admit(2 * CS, 512), Buffer.alloc(512, 9));
+      expect(writtenSince(vol, "s")).toBe(1);
+      expect(vol.changedChunks("s").ranges).toEqual([{ offset: 2 * CS, length: CS }]);
+      await pool.close();
+      // Not persisted: after a restart the restored chunks count as written again (never fewer).
+      pool = await openPool({ dir, chunkSize: CS });
+      expect(writtenSince(pool.getVolume("v"), "s")).toBe(5);
+      await pool.close();
+    });
+  });
+
+  it("a write that lands while the rollback runs counts as written; the rest does not", async () => {
+    await withTempDir(async (dir) => {
+      const pool = await openPool({ dir, chunkSize: CS });
+      const vol = await pool.createVolume("v", { sizeBytes: 64 * CS, blockSize: 512 });
+      await vol.write(vol.admit(0, 16 * CS), pattern(1, 16 * CS));
+      await vol.createSnapshot("s");
+      await vol.write(vol.admit(0, 8 * CS), pattern(2, 8 * CS));
+      await vol.flush();
+      const rolling = vol.rollback("s");
+      // Admitted after the rollback's stamp: restores chunk 5 first, then writes it.
+      const late = pattern(4, CS);
+      await vol.write(vol.admit(5 * CS, CS), late, { fua: true });
+      await rolling;
+      expect(writtenSince(vol, "s")).toBe(1);
+      expect(vol.changedChunks("s").ranges).toEqual([{ offset: 5 * CS, length: CS }]);
+      expect((await vol.read(5 * CS, CS)).equals(late)).toBe(true);
+      expect((await vol.read(0, CS)).equals(pattern(1, 16 * CS).subarray(0, CS))).toBe(true);
+      await pool.close();
+    });
+  });
+});
