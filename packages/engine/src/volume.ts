@@ -284,7 +284,7 @@ export class Volume implements VolumeHandle {
     }
     if (!opts?.fua) return this.writeAtomicBack(ticket, data);
     return this.execute(ticket, false, async (t) => {
-      await this.journal(t, data, true);
+      await this.journal(t, data, { fua: true });
       this.countWrite(t);
     });
   }
@@ -302,7 +302,7 @@ export class Volume implements VolumeHandle {
           const tail = (async (): Promise<void> => {
             try {
               await this.beforeOverwrite(await this.prepareWrite(t, false));
-              await this.journal(t, own);
+              await this.journal(t, own, { owned: true });
             } catch (err) {
               this.noteWriteBackError(t, toEngineError(err, "atomic write-back"));
             } finally {
@@ -331,11 +331,18 @@ export class Volume implements VolumeHandle {
 
   /**
    * The journalled part of an atomic write. Caller holds t's chunks; its COW copies are durable.
-   * `fua`: the origin sync also covers every write acknowledged before this one.
+   * `fua`: the origin sync also covers every write acknowledged before this one. `owned`: `data`
+   * is the engine's own copy (a pending entry may outlive the call: a failed origin write leaves
+   * it for recovery, so a caller's buffer is copied).
    */
-  private async journal(t: AdmittedWrite, data: Uint8Array, fua = false): Promise<void> {
+  private async journal(
+    t: AdmittedWrite,
+    data: Uint8Array,
+    opts: { fua?: boolean; owned?: boolean } = {},
+  ): Promise<void> {
     const volKey = this.vs.meta.key;
-    this.host.record({ type: "atomic-write", volKey, seq: t.seq, offset: t.offset, data: Buffer.from(data) });
+    const journalled = opts.owned && Buffer.isBuffer(data) ? data : Buffer.from(data);
+    this.host.record({ type: "atomic-write", volKey, seq: t.seq, offset: t.offset, data: journalled });
     try {
       await this.host.log.commit();
     } catch (err) {
@@ -346,7 +353,7 @@ export class Volume implements VolumeHandle {
     }
     // From here a failure leaves the entry pending: recovery completes the write.
     await this.writeData(t, data);
-    if (fua) await this.waitForTails((w) => w.seq < t.seq);
+    if (opts.fua) await this.waitForTails((w) => w.seq < t.seq);
     await this.syncOrigin();
     this.host.record({ type: "atomic-retire", volKey, seqs: [t.seq] });
     try {
