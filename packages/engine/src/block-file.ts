@@ -19,6 +19,7 @@ import {
 import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
+import { getSystemErrorName } from "node:util";
 import { inlineIo } from "./inline-io.js";
 import { type PositionedIo, toRuns } from "./io-runs.js";
 import { nativePunchHole } from "./punch-hole.js";
@@ -330,8 +331,7 @@ class FsBlockFile implements BlockFile {
           this.noHoles = true;
           cb(null, false);
         } else {
-          const code =
-            Object.entries(osConstants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+          const code = getSystemErrorName(-errno);
           cb(Object.assign(new Error(`${code}: punching a hole at ${position}`), { code, errno: -errno }));
         }
       }),

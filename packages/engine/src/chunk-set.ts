@@ -198,3 +198,14 @@ export class ChunkSet {
 }
 
 export { REGION_WORDS };
+
+/** Ascending numbers (chunks, slots) as [lo, hi) runs of adjacent ones. */
+export function* adjacentRuns(sorted: readonly number[]): IterableIterator<[number, number]> {
+  let i = 0;
+  while (i < sorted.length) {
+    const lo = sorted[i] as number;
+    let hi = lo + 1;
+    while (++i < sorted.length && sorted[i] === hi) hi++;
+    yield [lo, hi];
+  }
+}

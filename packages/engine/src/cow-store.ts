@@ -2,6 +2,7 @@
 // A snapshot's lookup table maps chunk -> slot. Freed slots are reused only after the metadata
 // that stopped referencing them is durable (the caller releases them after its commit).
 import type { BlockFile } from "./block-file.js";
+import { adjacentRuns } from "./chunk-set.js";
 import { EngineError } from "./errors.js";
 
 export class CowStore {
@@ -59,11 +60,7 @@ export class CowStore {
     const sorted = slots.filter((s) => s >= 0).sort((a, b) => a - b);
     if (sorted.length === 0) return;
     this.punching = this.punching.then(async () => {
-      let i = 0;
-      while (i < sorted.length) {
-        const lo = sorted[i] as number;
-        let hi = lo + 1;
-        while (++i < sorted.length && sorted[i] === hi) hi++;
+      for (const [lo, hi] of adjacentRuns(sorted)) {
         await this.file.punchHole?.(lo * this.chunkSize, (hi - lo) * this.chunkSize).catch(() => false);
         for (let s = lo; s < hi; s++) this.free.push(s);
       }

@@ -34,3 +34,8 @@ export function nativePunchHole(): NativePunchHole | null {
   }
   return loaded;
 }
+
+/** Whether UNMAP and snapshot delete can give blocks back to the file system (else they zero-fill). */
+export function holePunchingAvailable(): boolean {
+  return nativePunchHole() !== null;
+}

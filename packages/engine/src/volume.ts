@@ -28,7 +28,7 @@ import type {
 import type { BlockFile } from "./block-file.js";
 import { buildBlockMap } from "./block-map.js";
 import { ChunkBuffers } from "./chunk-buffers.js";
-import { ChunkSet, REGION_CHUNKS } from "./chunk-set.js";
+import { adjacentRuns, ChunkSet, REGION_CHUNKS } from "./chunk-set.js";
 import type { CowStore } from "./cow-store.js";
 import { EngineError, errnoCode, toEngineError, tooLargeOr } from "./errors.js";
 import { GroupSync } from "./group-sync.js";
@@ -104,17 +104,6 @@ function intoView(into: Uint8Array, length: number): Buffer {
     throw new EngineError("invalid-argument", `read buffer is ${into.length} bytes, ${length} needed`);
   }
   return Buffer.from(into.buffer, into.byteOffset, length);
-}
-
-/** Ascending chunks as [lo, hi) runs of adjacent ones. */
-function* chunkRuns(sorted: readonly number[]): IterableIterator<[number, number]> {
-  let i = 0;
-  while (i < sorted.length) {
-    const lo = sorted[i] as number;
-    let hi = lo + 1;
-    while (++i < sorted.length && sorted[i] === hi) hi++;
-    yield [lo, hi];
-  }
 }
 
 function* range(lo: number, hi: number): IterableIterator<number> {
@@ -442,7 +431,7 @@ export class Volume implements VolumeHandle {
       else await this.zeroRange(from, to);
     }
     // Adjacent released chunks are one punch; like the zeros, it is synced before its record.
-    for (const [lo, hi] of chunkRuns(released)) {
+    for (const [lo, hi] of adjacentRuns(released)) {
       const from = lo * cs;
       const to = Math.min(hi * cs, size);
       if (!(await this.punchOrigin(from, to))) await this.zeroRange(from, to);
