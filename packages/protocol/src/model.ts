@@ -132,5 +132,7 @@ export const RollbackProgress = z.object({
   snapshot: z.string(),
   doneChunks: ByteCount,
   totalChunks: ByteCount,
+  /** When the target sent this progress (events are throttled, latest wins). */
+  at: Timestamp,
 });
 export type RollbackProgress = z.infer<typeof RollbackProgress>;

@@ -152,7 +152,7 @@ export class EventHub {
     const progress = state.latest;
     state.latest = undefined;
     state.lastSent = Date.now();
-    this.emit("rollback.progress", progress);
+    this.emit("rollback.progress", { ...progress, at: new Date(state.lastSent).toISOString() });
   }
 
   private dropVolume(volume: string): void {
