@@ -6,10 +6,14 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { TOKEN_FILE } from "./files.js";
 
+export const TOKEN_PREFIX = "livesnap_";
+
 export async function loadOrCreateToken(dataDir: string, logger: Logger): Promise<string> {
   const path = join(dataDir, TOKEN_FILE);
   await mkdir(dataDir, { recursive: true });
-  const token = randomBytes(32).toString("base64url");
+  // A fixed prefix: a token never starts with "-" (base64url's alphabet has it), which a command
+  // line would read as an option (`--token -x…`), and a leaked one is easy to recognise.
+  const token = `${TOKEN_PREFIX}${randomBytes(32).toString("base64url")}`;
   try {
     // "wx": two daemons starting at once cannot both write a token.
     await writeFile(path, `${token}\n`, { mode: 0o600, flag: "wx" });
