@@ -5,9 +5,31 @@
 // the chunk it holds) does not start an idle round at once: the round starts after `delayMs`, or
 // as soon as an eager request arrives. At a queue depth of one this turns one round per write
 // (two fdatasyncs each) into one round per `delayMs` of writes.
+//
+// A rider (an atomic write's retire: durable already, it only frees chunks) never makes a round
+// of its own while one runs or follows: it goes with the next round anybody starts, or after
+// `delayMs` of quiet. A lazy request arriving during a round would start the next one right after
+// it, and the next writer's eager round would then queue behind it.
+interface Waiter {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+function waiter(): Waiter {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
 export class GroupSync {
   private running = false;
-  private next: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | null = null;
+  private next: Waiter | null = null;
+  private riders: Waiter | null = null;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -16,26 +38,33 @@ export class GroupSync {
   ) {}
 
   sync(lazy = false): Promise<void> {
-    if (!this.next) {
-      let resolve!: () => void;
-      let reject!: (e: unknown) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      this.next = { promise, resolve, reject };
-    }
-    const waiter = this.next.promise;
-    if (this.running) return waiter;
+    this.next ??= waiter();
+    const wait = this.next.promise;
+    if (this.running) return wait;
     if (lazy && this.delayMs > 0) {
-      this.timer ??= setTimeout(() => {
-        this.timer = null;
-        if (!this.running) void this.drain();
-      }, this.delayMs);
-      return waiter;
+      this.armTimer();
+      return wait;
     }
     void this.drain();
-    return waiter;
+    return wait;
+  }
+
+  /** Resolves with the next round anybody starts after this call, or one of its own after delayMs. */
+  ride(): Promise<void> {
+    this.riders ??= waiter();
+    const wait = this.riders.promise;
+    if (!this.running) {
+      if (this.delayMs > 0) this.armTimer();
+      else void this.drain();
+    }
+    return wait;
+  }
+
+  private armTimer(): void {
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      if (!this.running) void this.drain();
+    }, this.delayMs);
   }
 
   private async drain(): Promise<void> {
@@ -44,16 +73,21 @@ export class GroupSync {
       this.timer = null;
     }
     this.running = true;
-    while (this.next) {
-      const waiter = this.next;
+    // The first pass may be riders alone (their timer fired); later passes need a caller.
+    let first = true;
+    while (this.next || (first && this.riders)) {
+      first = false;
+      const covered = [this.next, this.riders];
       this.next = null;
+      this.riders = null;
       try {
         await this.round();
-        waiter.resolve();
+        for (const w of covered) w?.resolve();
       } catch (err) {
-        waiter.reject(err);
+        for (const w of covered) w?.reject(err);
       }
     }
     this.running = false;
+    if (this.riders) this.armTimer();
   }
 }

@@ -165,6 +165,14 @@ export class MetaLog {
     return this.group.sync(lazy);
   }
 
+  /**
+   * Resolves when every record appended before the call is durable, in the next round anybody
+   * starts (or after COMMIT_DELAY_MS of quiet): for records nobody waits on but held chunks.
+   */
+  commitRiding(): Promise<void> {
+    return this.group.ride();
+  }
+
   /** Writes a checkpoint now (on close, so the next open replays nothing). */
   async checkpoint(): Promise<void> {
     this.forceCheckpoint = true;

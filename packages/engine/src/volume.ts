@@ -133,6 +133,10 @@ export class Volume implements VolumeHandle {
   };
   /** Background tails of acknowledged write-back writes, by ticket: commit -> origin overwrite -> unlock. */
   private readonly tails = new Map<AdmittedWrite, Promise<void>>();
+  /** Tails of atomic writes whose journal entry is durable: a later FUA write need not wait for them. */
+  private readonly journalledTails = new Set<AdmittedWrite>();
+  /** Times a read or write had to wait for chunks (a riding retire then commits at once). */
+  private lockWaits = 0;
   /** Chunk-sized buffers the write-back tails recycle (old chunks, copies of written data). */
   private readonly buffers: ChunkBuffers;
   private tailBytes = 0;
@@ -186,6 +190,7 @@ export class Volume implements VolumeHandle {
     // A write-back tail's commit round may be gathering records (GroupSync's lazy delay) while
     // the tail holds its chunks: a read or write that waits for chunks starts the round now.
     this.locks.onWait = () => {
+      this.lockWaits++;
       if (this.tails.size > 0) this.host.log.commit().catch(() => undefined);
     };
   }
@@ -246,23 +251,25 @@ export class Volume implements VolumeHandle {
       await this.writeData(t, data);
       this.countWrite(t);
       // FUA: every write acknowledged before this one reaches the origin first, then one sync
-      // makes all of them durable (as SYNCHRONIZE CACHE would).
-      await this.waitForTails((w) => w.seq < t.seq);
+      // makes all of them durable (as SYNCHRONIZE CACHE would). Atomic writes whose journal entry
+      // is durable already count as durable.
+      await this.waitForTails((w) => w.seq < t.seq && !this.journalledTails.has(w));
       await this.syncOrigin();
     });
   }
 
   /**
    * All of `data` or none of it, for readers (the chunks are held throughout) and across a crash.
-   * The COW rule runs first, as for any write. Then, in code order (journal()): the whole write is
-   * journalled in the log and committed; the origin is written and synced; the retire record is
-   * committed; only then are the chunks released. A crash before the retire leaves the journal
-   * entry pending and recovery writes it again, completing a torn overwrite. Holding the chunks
-   * until the retire is durable means no later write of these bytes can become durable while
-   * recovery might still replay this one over it.
-   * With `fua` it resolves once durable. Without, it is acknowledged as soon as its turn has come
-   * and its data is copied (write-back, WCE=1), and the rest runs as a tail holding the chunks, as
-   * for a first write: a crash may lose it whole, never tear it, and flush() waits for it.
+   * The COW rule runs first, as for any write. Then, in code order: the whole write is journalled
+   * in the log and committed (commitJournal); the origin is written and synced, and the retire
+   * record is committed (applyJournalled); only then are the chunks released. A crash before the
+   * retire leaves the journal entry pending and recovery writes it again, completing a torn
+   * overwrite. Holding the chunks until the retire is durable means no later write of these bytes
+   * can become durable while recovery might still replay this one over it.
+   * With `fua` it resolves once the journal entry is durable (the write is then durable: recovery
+   * completes it); without, as soon as its turn has come and its data is copied (write-back,
+   * WCE=1): a crash may lose it whole, never tear it, and flush() waits for it. Either way the
+   * rest runs as a tail holding the chunks, and its retire rides with the next commit round.
    */
   writeAtomic(ticket: WriteTicket, data: Uint8Array, opts?: { fua?: boolean }): Promise<void> {
     if (data.length !== ticket.length) {
@@ -271,45 +278,56 @@ export class Volume implements VolumeHandle {
     if (ticket.length > MAX_ATOMIC_WRITE_BYTES) {
       return this.rejectTicket(ticket, `an atomic write is at most ${MAX_ATOMIC_WRITE_BYTES} bytes`);
     }
-    if (!opts?.fua) return this.writeAtomicBack(ticket, data);
-    return this.execute(ticket, false, async (t) => {
-      await this.journal(t, data, { fua: true });
-      this.countWrite(t);
-    });
+    return this.executeAtomic(ticket, data, opts?.fua === true);
   }
 
-  private async writeAtomicBack(ticket: WriteTicket, data: Uint8Array): Promise<void> {
+  private async executeAtomic(ticket: WriteTicket, data: Uint8Array, fua: boolean): Promise<void> {
     const t = this.claim(ticket);
     let handedOff = false;
     try {
       await this.locks.acquireWrite(t.entry);
       try {
-        if (this.tails.size < MAX_WRITE_BACK_TAILS && this.tailBytes + data.length <= MAX_WRITE_BACK_BYTES) {
-          // The caller may reuse its buffer once acknowledged.
-          const own = Buffer.from(data);
-          this.tailBytes += own.length;
-          const tail = (async (): Promise<void> => {
-            try {
-              await this.beforeOverwrite(await this.prepareWrite(t, false));
-              await this.journal(t, own, { owned: true });
-            } catch (err) {
-              this.noteWriteBackError(t, toEngineError(err, "atomic write-back"));
-            } finally {
-              this.locks.releaseWrite(t.entry);
-              this.tails.delete(t);
-              this.tailBytes -= own.length;
-              this.settle(t);
-            }
-          })();
-          this.tails.set(t, tail);
-          handedOff = true;
+        // The journal entry may outlive this call (a failed origin write leaves it for recovery),
+        // and the caller may reuse its buffer once acknowledged: the engine keeps its own copy.
+        const own = Buffer.from(data);
+        const tailFits =
+          this.tails.size < MAX_WRITE_BACK_TAILS && this.tailBytes + own.length <= MAX_WRITE_BACK_BYTES;
+        if (fua) {
+          await this.beforeOverwrite(await this.prepareWrite(t, false));
+          // FUA also covers every write acknowledged before this one, as for a plain FUA write;
+          // atomic writes whose journal entry is durable already count as durable.
+          if (this.hasTails((w) => w.seq < t.seq && !this.journalledTails.has(w))) {
+            await this.waitForTails((w) => w.seq < t.seq && !this.journalledTails.has(w));
+            await this.syncOrigin();
+          }
+          await this.commitJournal(t, own);
           this.countWrite(t);
-          return;
+          if (!tailFits) {
+            await this.applyJournalled(t, own, false);
+            return;
+          }
+          this.journalledTails.add(t);
+          this.startAtomicTail(t, own, async () => {
+            await this.applyJournalled(t, own, true);
+          });
+        } else {
+          if (!tailFits) {
+            // Beyond the tail caps: the whole write before the acknowledgement.
+            await this.beforeOverwrite(await this.prepareWrite(t, false));
+            await this.commitJournal(t, own);
+            await this.applyJournalled(t, own, false);
+            this.countWrite(t);
+            return;
+          }
+          this.countWrite(t);
+          this.startAtomicTail(t, own, async () => {
+            await this.beforeOverwrite(await this.prepareWrite(t, false));
+            await this.commitJournal(t, own);
+            this.journalledTails.add(t);
+            await this.applyJournalled(t, own, true);
+          });
         }
-        // Beyond the tail caps: the whole write before the acknowledgement.
-        await this.beforeOverwrite(await this.prepareWrite(t, false));
-        await this.journal(t, data);
-        this.countWrite(t);
+        handedOff = true;
       } finally {
         if (!handedOff) this.locks.releaseWrite(t.entry);
       }
@@ -318,20 +336,32 @@ export class Volume implements VolumeHandle {
     }
   }
 
+  /** The rest of an acknowledged atomic write. Owns t's chunk locks, its inflight count and data. */
+  private startAtomicTail(t: AdmittedWrite, data: Buffer, rest: () => Promise<void>): void {
+    this.tailBytes += data.length;
+    const tail = (async (): Promise<void> => {
+      try {
+        await rest();
+      } catch (err) {
+        this.noteWriteBackError(t, toEngineError(err, "atomic write tail"));
+      } finally {
+        this.locks.releaseWrite(t.entry);
+        this.tails.delete(t);
+        this.journalledTails.delete(t);
+        this.tailBytes -= data.length;
+        this.settle(t);
+      }
+    })();
+    this.tails.set(t, tail);
+  }
+
   /**
-   * The journalled part of an atomic write. Caller holds t's chunks; its COW copies are durable.
-   * `fua`: the origin sync also covers every write acknowledged before this one. `owned`: `data`
-   * is the engine's own copy (a pending entry may outlive the call: a failed origin write leaves
-   * it for recovery, so a caller's buffer is copied).
+   * The journal entry of an atomic write, committed. Caller holds t's chunks; its COW copies are
+   * durable. From its return the write is durable: recovery completes it.
    */
-  private async journal(
-    t: AdmittedWrite,
-    data: Uint8Array,
-    opts: { fua?: boolean; owned?: boolean } = {},
-  ): Promise<void> {
+  private async commitJournal(t: AdmittedWrite, data: Buffer): Promise<void> {
     const volKey = this.vs.meta.key;
-    const journalled = opts.owned && Buffer.isBuffer(data) ? data : Buffer.from(data);
-    this.host.record({ type: "atomic-write", volKey, seq: t.seq, offset: t.offset, data: journalled });
+    this.host.record({ type: "atomic-write", volKey, seq: t.seq, offset: t.offset, data });
     try {
       await this.host.log.commit();
     } catch (err) {
@@ -340,13 +370,22 @@ export class Volume implements VolumeHandle {
       this.host.record({ type: "atomic-retire", volKey, seqs: [t.seq] });
       throw toEngineError(err, "atomic write journal commit");
     }
-    // From here a failure leaves the entry pending: recovery completes the write.
+  }
+
+  /**
+   * A committed journal entry applied: origin written and synced, then the retire committed.
+   * A failure leaves the entry pending: recovery completes the write. `riding`: the caller has
+   * been answered, so the retire waits for the next commit round anybody starts (the next
+   * writer's journal round) instead of one of its own, unless a read or write waits for chunks.
+   */
+  private async applyJournalled(t: AdmittedWrite, data: Buffer, riding: boolean): Promise<void> {
+    const waitsBefore = this.lockWaits;
     await this.writeData(t, data);
-    if (opts.fua) await this.waitForTails((w) => w.seq < t.seq);
     await this.syncOrigin();
-    this.host.record({ type: "atomic-retire", volKey, seqs: [t.seq] });
+    this.host.record({ type: "atomic-retire", volKey: this.vs.meta.key, seqs: [t.seq] });
     try {
-      await this.host.log.commit();
+      if (riding && this.lockWaits === waitsBefore) await this.host.log.commitRiding();
+      else await this.host.log.commit();
     } catch (err) {
       throw toEngineError(err, "atomic write retire commit");
     }
@@ -640,6 +679,11 @@ export class Volume implements VolumeHandle {
       { volume: this.vs.meta.name, offset: t.offset, length: t.length, code: err.code, err: err.message },
       "acknowledged write-back write failed; the next flush reports it",
     );
+  }
+
+  private hasTails(which: (t: AdmittedWrite) => boolean): boolean {
+    for (const t of this.tails.keys()) if (which(t)) return true;
+    return false;
   }
 
   /** Waits for the background tails (present now) that `which` selects. Tails never reject. */

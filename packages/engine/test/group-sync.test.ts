@@ -47,3 +47,62 @@ describe("GroupSync", () => {
     expect(rounds.length).toBe(1);
   });
 });
+
+describe("GroupSync riders", () => {
+  it("a rider arriving during a round does not start one of its own: it goes with the next eager round", async () => {
+    const rounds: number[] = [];
+    let release!: () => void;
+    const sync = new GroupSync(async () => {
+      rounds.push(performance.now());
+      await new Promise<void>((r) => {
+        release = r;
+      });
+    }, 60_000);
+    const first = sync.sync();
+    await Promise.resolve();
+    let rode = false;
+    const rider = sync.ride().then(() => {
+      rode = true;
+    });
+    release(); // the first round ends with only the rider waiting
+    await first;
+    await new Promise((r) => setTimeout(r, 5));
+    expect(rounds.length).toBe(1); // no round for the rider alone
+    expect(rode).toBe(false);
+    const eager = sync.sync(); // the next writer's round takes the rider along
+    await Promise.resolve();
+    release();
+    await Promise.all([eager, rider]);
+    expect(rounds.length).toBe(2);
+  });
+
+  it("a rider alone gets its round after delayMs of quiet", async () => {
+    const { rounds, sync } = counting();
+    const t0 = performance.now();
+    await sync.ride();
+    expect(rounds.length).toBe(1);
+    expect((rounds[0] as number) - t0).toBeGreaterThanOrEqual(15);
+  });
+
+  it("a lazy request arriving during a round still gets the round right after it", async () => {
+    const rounds: number[] = [];
+    // A lazy delay far beyond the test: only the running round can hand over to the next.
+    const sync = new GroupSync(async () => {
+      rounds.push(performance.now());
+      await new Promise((r) => setTimeout(r, 2));
+    }, 60_000);
+    const first = sync.sync();
+    await Promise.resolve();
+    const lazy = sync.sync(true);
+    const late = new Promise((r) => setTimeout(() => r("delayed"), 5000));
+    expect(await Promise.race([Promise.all([first, lazy]), late])).not.toBe("delayed");
+    expect(rounds.length).toBe(2);
+  });
+
+  it("a failed round rejects its riders with the error", async () => {
+    const sync = new GroupSync(async () => {
+      throw new Error("EIO");
+    }, 1);
+    await expect(sync.ride()).rejects.toThrow("EIO");
+  });
+});
