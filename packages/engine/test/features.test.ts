@@ -1,8 +1,10 @@
 // Group snapshots, block maps, changed chunks, resize, compare-and-write, rollback, 4 KiB
 // logical blocks, events, validation, volume lifecycle, checkpoints.
-import { readdir } from "node:fs/promises";
+import { cp, open, readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { EngineError, openPool, type PoolEvents } from "../src/index.js";
+import { decodeRecords, FILE_HEADER } from "../src/records.js";
 import { pattern, withTempDir } from "./helpers.js";
 
 const CS = 4096;
@@ -309,6 +311,52 @@ describe("engine features", () => {
       expect((await v.getSnapshot("s35").read(0, 64 * CS)).equals(s35)).toBe(true);
       expect(v.listSnapshots()).toHaveLength(10);
       await again.close();
+    });
+  });
+});
+
+describe("the metadata log", () => {
+  it("is written with zeros ahead of its tail; recovery reads them as its end and cuts real garbage", async () => {
+    await withTempDir(async (dir) => {
+      const live = join(dir, "live");
+      const pool = await openPool({ dir: live, chunkSize: CS });
+      const vol = await pool.createVolume("v", { sizeBytes: 64 * CS });
+      await vol.write(vol.admit(0, 64 * CS), pattern(1, 64 * CS));
+      await vol.createSnapshot("s");
+      for (let i = 0; i < 8; i++) await vol.write(vol.admit(i * CS, CS), pattern(10 + i, CS), { fua: true });
+      await vol.flush();
+      const expected = await vol.read(0, 64 * CS);
+      // A crash image: the files as they are now, without the owner's lock.
+      const crashed = async (name: string): Promise<string> => {
+        const to = join(dir, name);
+        await cp(live, to, { recursive: true });
+        await rm(join(to, "pool.lock"), { force: true });
+        return to;
+      };
+      const clean = await crashed("clean");
+      const logName = (await readdir(clean)).find((f) => f.startsWith("log-")) as string;
+      const log = await readFile(join(clean, logName));
+      const end = FILE_HEADER + decodeRecords(log.subarray(FILE_HEADER)).validBytes;
+      expect(end).toBeGreaterThan(FILE_HEADER);
+      expect(log.length - end).toBeGreaterThanOrEqual(4096); // zeros ahead of the last record
+      expect(log.subarray(end).every((b) => b === 0)).toBe(true);
+      const garbled = await crashed("garbled");
+      const fd = await open(join(garbled, logName), "r+");
+      await fd.write(Buffer.alloc(100, 0xab), 0, 100, end);
+      await fd.close();
+      await pool.close();
+      for (const [at, torn] of [
+        [clean, 0],
+        [garbled, 100],
+      ] as const) {
+        const again = await openPool({ dir: at });
+        expect(again.recovery.logRecords).toBeGreaterThan(0);
+        expect(again.recovery.tornBytesDropped).toBe(torn);
+        const v = again.getVolume("v");
+        expect((await v.read(0, 64 * CS)).equals(expected)).toBe(true);
+        expect((await v.getSnapshot("s").read(0, 64 * CS)).equals(pattern(1, 64 * CS))).toBe(true);
+        await again.close();
+      }
     });
   });
 });
