@@ -25,9 +25,8 @@ interface AtomicWorkload {
 /** How the workload writes: atomic with FUA, atomic write-back (flushed now and then), plain FUA. */
 type Mode = "atomic-fua" | "atomic-back" | "plain-fua";
 
-/** One overwrite per 32 KiB region (4-32 KiB, any 512-byte offset inside it), a few at a time. */
-async function runOverwrites(dir: string, seed: number, mode: Mode): Promise<AtomicWorkload> {
-  const rand = prng(seed);
+/** A recorded pool with volume "v" filled with a seeded pattern and flushed. */
+async function recordedVolume(dir: string, seed: number) {
   const storage = new RecordingStorage(dir);
   // Small checkpoints: journal entries are carried across log rotations inside the window.
   const pool = await openPool({ dir, chunkSize: 4096, storage, checkpointBytes: 40 * 1024 });
@@ -35,6 +34,13 @@ async function runOverwrites(dir: string, seed: number, mode: Mode): Promise<Ato
   const base = pattern(seed * 1000, SIZE);
   await vol.write(vol.admit(0, SIZE), base);
   await vol.flush();
+  return { storage, pool, vol, base };
+}
+
+/** One overwrite per 32 KiB region (4-32 KiB, any 512-byte offset inside it), a few at a time. */
+async function runOverwrites(dir: string, seed: number, mode: Mode): Promise<AtomicWorkload> {
+  const rand = prng(seed);
+  const { storage, pool, vol, base } = await recordedVolume(dir, seed);
   await vol.createSnapshot("before");
   storage.mark("ready", 0);
   const writes: AtomicWorkload["writes"] = [];
@@ -201,12 +207,7 @@ async function runOverwritten(
   seed: number,
 ): Promise<{ ops: StorageOp[]; pairs: OverwrittenPair[] }> {
   const rand = prng(seed);
-  const storage = new RecordingStorage(dir);
-  const pool = await openPool({ dir, chunkSize: 4096, storage, checkpointBytes: 40 * 1024 });
-  const vol = await pool.createVolume("v", { sizeBytes: SIZE, blockSize: BS });
-  const base = pattern(seed * 1000, SIZE);
-  await vol.write(vol.admit(0, SIZE), base);
-  await vol.flush();
+  const { storage, pool, vol } = await recordedVolume(dir, seed);
   storage.mark("ready", 0);
   // Slow log writes: a retire lags the origin sync, so a plain write released too early would
   // reach the disk before the retire (the window recovery's replay must not fall into).
