@@ -251,9 +251,8 @@ export class Volume implements VolumeHandle {
       await this.writeData(t, data);
       this.countWrite(t);
       // FUA: every write acknowledged before this one reaches the origin first, then one sync
-      // makes all of them durable (as SYNCHRONIZE CACHE would). Atomic writes whose journal entry
-      // is durable already count as durable.
-      await this.waitForTails((w) => w.seq < t.seq && !this.journalledTails.has(w));
+      // makes all of them durable (as SYNCHRONIZE CACHE would).
+      await this.waitForTails(this.notDurableBefore(t));
       await this.syncOrigin();
     });
   }
@@ -294,12 +293,8 @@ export class Volume implements VolumeHandle {
           this.tails.size < MAX_WRITE_BACK_TAILS && this.tailBytes + own.length <= MAX_WRITE_BACK_BYTES;
         if (fua) {
           await this.beforeOverwrite(await this.prepareWrite(t, false));
-          // FUA also covers every write acknowledged before this one, as for a plain FUA write;
-          // atomic writes whose journal entry is durable already count as durable.
-          if (this.hasTails((w) => w.seq < t.seq && !this.journalledTails.has(w))) {
-            await this.waitForTails((w) => w.seq < t.seq && !this.journalledTails.has(w));
-            await this.syncOrigin();
-          }
+          // FUA also covers every write acknowledged before this one, as for a plain FUA write.
+          if (await this.waitForTails(this.notDurableBefore(t))) await this.syncOrigin();
           await this.commitJournal(t, own);
           this.countWrite(t);
           if (!tailFits) {
@@ -681,19 +676,23 @@ export class Volume implements VolumeHandle {
     );
   }
 
-  private hasTails(which: (t: AdmittedWrite) => boolean): boolean {
-    for (const t of this.tails.keys()) if (which(t)) return true;
-    return false;
+  /** Selects the tails of writes acknowledged before t that are not durable yet (journalled atomic writes are). */
+  private notDurableBefore(t: AdmittedWrite): (w: AdmittedWrite) => boolean {
+    return (w) => w.seq < t.seq && !this.journalledTails.has(w);
   }
 
-  /** Waits for the background tails (present now) that `which` selects. Tails never reject. */
-  private async waitForTails(which: (t: AdmittedWrite) => boolean): Promise<void> {
+  /**
+   * Waits for the background tails (present now) that `which` selects. Tails never reject.
+   * Returns whether there were any.
+   */
+  private async waitForTails(which: (t: AdmittedWrite) => boolean): Promise<boolean> {
     const waits: Promise<void>[] = [];
     for (const [t, tail] of this.tails) if (which(t)) waits.push(tail);
-    if (waits.length === 0) return;
+    if (waits.length === 0) return false;
     // Someone waits now: start the tails' commit round instead of letting it gather more.
     this.host.log.commit().catch(() => undefined);
     await Promise.all(waits);
+    return true;
   }
 
   /** Chunks of unstored copies, per snapshot they will be preserved in (resolved now). */
