@@ -4,8 +4,9 @@
 // Commit round (group commit): (1) sync every COW store holding unsynced slot writes, (2) write
 // all records appended so far at the log tail (over zeros written ahead of it), (3) fdatasync
 // the log. Every caller waiting on commit() is covered by the first round that starts after its
-// call, so concurrent COWs share one log fdatasync. When the log outgrows its budget the round writes a checkpoint and starts a
-// new generation, which bounds recovery time by the state size, not the history.
+// call, so concurrent COWs share one log fdatasync. When the log outgrows its budget the round
+// writes a checkpoint and starts a new generation, which bounds recovery time by the state size,
+// not the history.
 import type { BlockFile, BlockStorage } from "./block-file.js";
 import { GroupSync } from "./group-sync.js";
 import type { PoolState } from "./pool-state.js";
