@@ -47,7 +47,7 @@ export function checkView(
       );
       const legal = cover.map((w) => `${w.id}@${w.seq}${durableIds.has(w.id) ? "D" : ""}`).join(",");
       const what = match
-        ? `write ${match.id}@${match.seq}`
+        ? `write ${match.id}@${match.seq}${durableIds.has(match.id) ? "D" : ""}${match.seq >= bound ? " (admitted after the bound)" : ""}`
         : actual.every((b) => b === 0)
           ? "zeros"
           : "unknown bytes";
