@@ -1250,7 +1250,15 @@ export class Volume implements VolumeHandle {
         if (this.relaxation === durable) this.relaxation = null;
       }
       // Slots become reusable only once no durable record references them; their blocks go back
-      // to the file system first (in the background).
+      // to the file system first (in the background). Not while the delete's round is the log's
+      // last: recovery checks the copies that round names and drops it if one does not match (its
+      // store sync may not have finished), and a copy into this snapshot committed with its delete
+      // names a freed slot. Punched or reused, that slot would make recovery drop a completed
+      // round: the delete, and copies that acknowledged overwrites relied on. One more round first.
+      if (freed.length > 0) {
+        this.host.record({ type: "seq", next: this.host.stamp() + 1 });
+        await this.host.log.commit();
+      }
       this.store.releasePunched(freed);
     } finally {
       this.deleting.delete(snap);

@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { openPool } from "../src/index.js";
 import { checkView, type WrittenRecord } from "./crash-check.js";
 import { pattern, prng, withTempDir } from "./helpers.js";
@@ -343,6 +343,109 @@ describe("crash states between a write-back acknowledgement and its COW copy wri
       await pool.close();
       // Every crash point from the acknowledgement through the tails to the end.
       for (let k = ackedAt; k <= w.ops.length; k++) expect(await checkCrashState(w, k, rand)).toBe(true);
+    });
+  });
+});
+
+describe("a snapshot delete committed in the same round as a copy into that snapshot", () => {
+  // Recovery checks the copies named by the log's last commit round and drops the round if one
+  // does not match (its store sync may not have finished). A delete frees the slots its hand-over
+  // does not keep: if a copy into the deleted snapshot shares the delete's round, punching or
+  // reusing that slot while the round is still the last one would make recovery drop a completed
+  // round: the delete, and the copies that acknowledged overwrites relied on.
+  it("survives the punch of the freed slot at every crash point", async () => {
+    await withTempDir(async (dir) => {
+      const CS = 4096;
+      const live = join(dir, "live");
+      const storage = new RecordingStorage(live);
+      const pool = await openPool({ dir: live, chunkSize: CS, storage });
+      const vol = await pool.createVolume("v", { sizeBytes: 8 * CS });
+      const original = pattern(1, 8 * CS);
+      await vol.write(vol.admit(0, 8 * CS), original, { fua: true });
+      await vol.createSnapshot("c");
+      await vol.write(vol.admit(0, CS), pattern(2, CS), { fua: true }); // chunk 0 preserved in c
+      await vol.createSnapshot("d");
+      storage.mark("ready", 0);
+      // Hold the log's next write: the round it belongs to (a copy of chunk 1 into d) stays open
+      // while a copy of chunk 0 into d and d's delete are appended, so both share the next round.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      let held = false;
+      storage.beforeWrite = async (name) => {
+        if (!held && name.startsWith("log-")) {
+          held = true;
+          await gate;
+        }
+      };
+      const d = () => vol.listSnapshots().find((s) => s.name === "d");
+      const first = vol
+        .write(vol.admit(CS, CS), pattern(3, CS), { fua: true })
+        .then(() => storage.mark("ack", 1));
+      await vi.waitFor(() => expect(held).toBe(true));
+      const second = vol
+        .write(vol.admit(0, CS), pattern(4, CS), { fua: true })
+        .then(() => storage.mark("ack", 0));
+      await vi.waitFor(() => expect(d()?.preservedChunks).toBe(2));
+      const deleted = vol.deleteSnapshot("d").then(() => storage.mark("deleted", 0));
+      release();
+      await Promise.all([first, second, deleted]);
+      await pool.close(); // waits for the background punch of d's freed slot
+      const from = storage.ops.findIndex((op) => op.kind === "mark" && op.what === "ready");
+      const punched = storage.ops.some(
+        (op, i) =>
+          i > from && op.kind === "write" && op.name.endsWith(".cow") && op.data.every((b) => b === 0),
+      );
+      expect(punched, "d's freed slot was punched").toBe(true);
+      const dView = Buffer.concat([pattern(2, CS), original.subarray(CS)]);
+      // Chunk 0: before and after the second write; chunk 1: before and after the first.
+      const liveChunk = [
+        [pattern(2, CS), pattern(4, CS)],
+        [original.subarray(CS, 2 * CS), pattern(3, CS)],
+      ] as const;
+      const rand = prng(17);
+      let checkedAfterDelete = 0;
+      for (let k = from + 1; k <= storage.ops.length; k++) {
+        const at = join(dir, `crash-${k}`);
+        await materializeCrash(storage.ops, k, rand, at);
+        const marked = (what: string, id = 0) =>
+          storage.ops.slice(0, k).some((op) => op.kind === "mark" && op.what === what && op.id === id);
+        const ackedDelete = marked("deleted");
+        const again = await openPool({ dir: at, chunkSize: CS });
+        try {
+          const v = again.getVolume("v");
+          const names = v.listSnapshots().map((s) => s.name);
+          expect((await v.getSnapshot("c").read(0, 8 * CS)).equals(original), `crash at op ${k}: c`).toBe(
+            true,
+          );
+          if (names.includes("d")) {
+            expect(ackedDelete, `crash at op ${k}: d is back after its delete was acknowledged`).toBe(false);
+            expect((await v.getSnapshot("d").read(0, 8 * CS)).equals(dView), `crash at op ${k}: d`).toBe(
+              true,
+            );
+          }
+          const now = await v.read(0, 8 * CS);
+          for (const chunk of [0, 1]) {
+            const [before, after] = liveChunk[chunk] as readonly [Buffer, Buffer];
+            const got = now.subarray(chunk * CS, (chunk + 1) * CS);
+            // An unacknowledged write may be torn at any 512-byte sector: each sector old or new.
+            for (let at = 0; at < CS; at += 512) {
+              const sector = (b: Buffer) => b.subarray(at, at + 512);
+              const legal = marked("ack", chunk) ? [after] : [before, after];
+              expect(
+                legal.some((b) => sector(b).equals(sector(got))),
+                `crash at op ${k}: live chunk ${chunk}, sector at ${at}`,
+              ).toBe(true);
+            }
+          }
+          expect(now.subarray(2 * CS).equals(original.subarray(2 * CS)), `crash at op ${k}: live`).toBe(true);
+          if (ackedDelete) checkedAfterDelete++;
+        } finally {
+          await again.close();
+        }
+      }
+      expect(checkedAfterDelete).toBeGreaterThan(0);
     });
   });
 });
